@@ -1,0 +1,23 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+from cases.selectors import cases_editable_by, cases_playable_by
+from simulator.encounters.selectors import encounters_of_student
+from simulator.review.selectors import encounters_reviewable_by
+
+from .models import Role
+
+
+@login_required
+def home(request):
+    user = request.user
+    context = {"role": user.role}
+    if user.role == Role.STUDENT:
+        encounters = {e.case_id: e for e in encounters_of_student(student=user)}
+        context["cases"] = [(case, encounters.get(case.pk)) for case in cases_playable_by(user=user)]
+    elif user.role == Role.EDUCATOR:
+        context["cases"] = cases_editable_by(user=user)
+    elif user.role == Role.INSTRUCTOR:
+        context["cohorts"] = user.cohorts.all()
+        context["encounters"] = encounters_reviewable_by(user=user)[:20]
+    return render(request, "home.html", context)

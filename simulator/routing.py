@@ -1,0 +1,9 @@
+"""Every websocket route in one place."""
+
+from django.urls import path
+
+from simulator.imaging.consumers import EncounterImagingConsumer
+
+websocket_urlpatterns = [
+    path("ws/encounters/<int:encounter_id>/imaging/", EncounterImagingConsumer.as_asgi()),
+]

@@ -1,0 +1,110 @@
+"""The walking skeleton as people use it, in headless Debian chromium against a real daphne:
+an educator writes and publishes a case, a student orders the X-ray and watches it stream in,
+submits a diagnosis, and the instructor replays the session. An outsider sees none of it."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageStat
+
+from tests.browser.conftest import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+def test_educator_student_instructor_journey(live_app, new_page):
+    base, _ = live_app
+
+    # 2. the educator writes a case and publishes it to Group A
+    educator = new_page()
+    login(educator, base, "educator")
+    educator.click("text=New case")
+    fields = {
+        "title": "Fever and right-sided chest pain",
+        "patient_age": "61",
+        "presenting_complaint": "Three days of fever, productive cough and right pleuritic pain.",
+        "history": "Retired teacher. Non-smoker. Type 2 diabetes on metformin.",
+        "diagnosis": "Right pleural effusion",
+        "diagnosis_synonyms": "pleural effusion, parapneumonic effusion",
+        "teaching_point": "A meniscus at the costophrenic angle: fluid sits in the dependent pleural space.",
+        "study_prompt": "PA chest radiograph with a moderate right pleural effusion",
+        "seed": "5",
+    }
+    for name, value in fields.items():
+        educator.fill(f"[name={name}]", value)
+    educator.select_option("[name=patient_sex]", "F")
+    educator.select_option("[name=finding_0_key]", "effusion")
+    educator.select_option("[name=finding_0_laterality]", "right")
+    educator.click("text=Save draft")
+    educator.wait_for_selector("text=saved")
+    educator.check("label:has-text('Group A') input")
+    educator.click("button:has-text('Publish')")
+    educator.wait_for_selector("text=Published to Year 3 — Group A")
+    case_id = re.search(r"/cases/(\d+)/edit/", educator.url).group(1)
+
+    # 3. the student opens it and orders the chest X-ray; it streams in over the websocket
+    student = new_page()
+    login(student, base, "student1")
+    student.click(f"article:has-text('{fields['title']}') >> text=Open case")
+    student.wait_for_url(re.compile(r".*/encounters/\d+/$"))
+    encounter_url = student.url
+    student.click("button.order")
+    student.wait_for_selector("#progress:not([hidden])")
+    student.wait_for_function("document.querySelectorAll('#previews img.preview').length >= 3")
+    student.wait_for_selector("#viewer.has-image", timeout=90_000)
+    progress = student.inner_text("#progress-text")
+    assert progress.startswith("done")
+    previews = student.eval_on_selector_all("#previews img.preview", "els => els.map(e => e.title)")
+    assert len(previews) >= 3 and previews[-1].startswith("step 20")
+    provenance = student.inner_text("#provenance")
+    assert "seed 5" in provenance and "@" in provenance
+    student.wait_for_selector("#viewer canvas")
+    student.wait_for_timeout(500)
+    shot = student.locator("#viewer").screenshot()
+    stats = ImageStat.Stat(Image.open(io.BytesIO(shot)).convert("L"))
+    assert stats.stddev[0] > 5, "the viewer shows a flat image"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    student.screenshot(path=str(SCREENSHOTS / "student-case.png"))
+
+    # 4. the student submits a diagnosis and sees the teaching point
+    student.fill("#answer", "right pleural effusion")
+    student.click("text=Submit diagnosis")
+    student.wait_for_selector("#result")
+    result = student.inner_text("#result")
+    assert "Correct" in result and "meniscus" in result
+
+    # 5. the instructor sees the session and its timeline
+    instructor = new_page()
+    login(instructor, base, "instructor")
+    instructor.click("text=Year 3 — Group A")
+    instructor.click(f"tr:has-text('{fields['title']}') >> text=Replay")
+    timeline = instructor.inner_text(".timeline")
+    for step in ("Opened the case", "Ordered a study", "Study generated", "Image shown", "Submitted a diagnosis"):
+        assert step in timeline
+    assert "seed 5" in timeline and "right pleural effusion" in timeline
+    instructor.screenshot(path=str(SCREENSHOTS / "instructor-replay.png"))
+
+    # 6. a student of the other cohort cannot see the case nor open the session's socket
+    outsider = new_page()
+    login(outsider, base, "student3")
+    assert fields["title"] not in outsider.inner_text("main")
+    assert outsider.request.post(f"{base}/cases/{case_id}/open/", headers={
+        "X-CSRFToken": next(c["value"] for c in outsider.context.cookies() if c["name"] == "csrftoken"),
+        "Referer": base + "/"}).status == 404
+    assert outsider.goto(encounter_url).status == 404
+    code = outsider.evaluate(
+        """url => new Promise(resolve => {
+            const ws = new WebSocket(url);
+            ws.onclose = e => resolve(e.code);
+        })""",
+        encounter_url.replace("http://", "ws://").replace("/encounters/", "/ws/encounters/") + "imaging/",
+    )
+    assert code == 4404
+    # and a student cannot open instructor pages
+    assert outsider.goto(base + "/review/").status == 403
