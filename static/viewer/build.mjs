@@ -1,0 +1,77 @@
+// Build the RadViewer browser bundle with esbuild.
+//   npm run build            -> ../dist/viewer.js, ../dist/viewer.css, ../dist/computeWorker.js
+//   npm run build -- --dev   -> same, unminified, with inline source maps
+//   npm run watch            -> rebuild on change
+// Output goes to static/dist/ (git-ignored). No absolute paths, no network.
+import * as esbuild from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import fs from 'node:fs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const outdir = path.resolve(here, '..', 'dist');
+const args = new Set(process.argv.slice(2));
+const dev = args.has('--dev');
+const watch = args.has('--watch');
+
+// vtk.js (IO/XML, unused here but reachable from the index) imports xmlbuilder2, whose
+// package "main" is the node build. Point it at the self-contained browser build.
+const xmlbuilder2Browser = path.join(here, 'node_modules', 'xmlbuilder2', 'lib', 'xmlbuilder2.min.js');
+
+// @cornerstonejs/tools creates its compute worker (segmentation statistics, contours) with
+//   new Worker(new URL('../workers/computeWorker.js', import.meta.url), {type: 'module'})
+// which esbuild neither follows nor can express in an IIFE (import.meta is empty there).
+// Rewrite it to load computeWorker.js from the directory viewer.js was served from; that
+// file is built below as a second entry point.
+const computeWorkerUrlPlugin = {
+  name: 'radviewer-compute-worker-url',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]@cornerstonejs[\\/]tools[\\/].*registerComputeWorker\.js$/ }, async (a) => {
+      let src = await fs.promises.readFile(a.path, 'utf8');
+      const before = src;
+      src = src.replace(
+        /new URL\(\s*['"]\.\.\/workers\/computeWorker\.js['"]\s*,\s*import\.meta\.url\s*\)/,
+        "new URL('computeWorker.js', globalThis.__RADVIEWER_ASSET_BASE__ || location.href)",
+      );
+      if (src === before) {
+        throw new Error('registerComputeWorker.js changed upstream: update the compute worker rewrite in build.mjs');
+      }
+      return { contents: src, loader: 'js' };
+    });
+  },
+};
+
+const common = {
+  bundle: true,
+  minify: !dev,
+  sourcemap: dev ? 'inline' : false,
+  target: ['es2020', 'chrome100', 'firefox100', 'safari15'],
+  legalComments: 'none',
+  logLevel: 'warning',
+  alias: { xmlbuilder2: xmlbuilder2Browser },
+  define: { 'process.env.NODE_ENV': dev ? '"development"' : '"production"' },
+  plugins: [computeWorkerUrlPlugin],
+};
+
+const builds = [
+  { ...common, entryPoints: { viewer: path.join(here, 'src', 'index.js') }, format: 'iife', outdir },
+  { ...common, entryPoints: { computeWorker: path.join(here, 'node_modules', '@cornerstonejs', 'tools', 'dist', 'esm', 'workers', 'computeWorker.js') }, format: 'esm', outdir },
+  { ...common, entryPoints: { viewer: path.join(here, 'src', 'viewer.css') }, outdir },
+];
+
+const t0 = performance.now();
+if (watch) {
+  for (const b of builds) {
+    const ctx = await esbuild.context(b);
+    await ctx.watch();
+  }
+  console.log(`watching; output in ${path.relative(process.cwd(), outdir) || '.'}`);
+} else {
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+  const files = fs.readdirSync(outdir).filter((f) => /\.(js|css)$/.test(f)).sort();
+  for (const f of files) {
+    const kb = (fs.statSync(path.join(outdir, f)).size / 1024).toFixed(0);
+    console.log(`  dist/${f}  ${kb} KiB`);
+  }
+  console.log(`built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}

@@ -1,0 +1,330 @@
+"""Browser test of the RadViewer bundle (static/dist/viewer.js, built from static/viewer/).
+
+Serves static/ with python's http.server under a strict CSP (script-src 'self'), opens
+static/viewer/test-page.html in headless Debian chromium and drives window.RadViewer with
+synthetic images. Pixels are checked from screenshots, not from the DOM.
+
+Free of Django on purpose:  python -m pytest tests/browser/test_viewer_bundle.py -q -p no:django
+Set RADVIEWER_DOCS_SCREENSHOT=docs/img/viewer.png to refresh the screenshot in docs/VIEWER.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import io
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+STATIC = ROOT / "static"
+VIEWER_SRC = STATIC / "viewer"
+DIST = STATIC / "dist"
+BUNDLE = DIST / "viewer.js"
+CHROMIUM = os.environ.get("RADSIM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'"
+)
+
+
+def _sources_newer_than_bundle() -> bool:
+    if not BUNDLE.exists():
+        return True
+    built = BUNDLE.stat().st_mtime
+    inputs = [VIEWER_SRC / "build.mjs", VIEWER_SRC / "package-lock.json", *(VIEWER_SRC / "src").rglob("*")]
+    return any(p.is_file() and p.stat().st_mtime > built for p in inputs)
+
+
+@pytest.fixture(scope="session")
+def viewer_bundle() -> Path:
+    """Build static/dist/viewer.js with npm when it is missing or older than its sources."""
+    npm = shutil.which("npm")
+    if _sources_newer_than_bundle():
+        if npm is None:
+            if not BUNDLE.exists():
+                pytest.skip("static/dist/viewer.js is missing and npm is not available to build it")
+        else:
+            if not (VIEWER_SRC / "node_modules" / ".package-lock.json").exists():
+                subprocess.run([npm, "ci", "--prefix", str(VIEWER_SRC), "--no-audit", "--no-fund"], check=True, timeout=600)
+            subprocess.run([npm, "run", "build", "--prefix", str(VIEWER_SRC)], check=True, timeout=300)
+    assert BUNDLE.exists(), "build did not produce static/dist/viewer.js"
+    return BUNDLE
+
+
+class _CSPHandler(http.server.SimpleHTTPRequestHandler):
+    def end_headers(self):
+        self.send_header("Content-Security-Policy", CSP)
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+
+@pytest.fixture(scope="session")
+def base_url(viewer_bundle):
+    handler = functools.partial(_CSPHandler, directory=str(STATIC))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"chromium not found at {CHROMIUM}")
+    with sync_api.sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance):
+    b = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield b
+    b.close()
+
+
+def _open(browser, base_url, query=""):
+    page = browser.new_page(viewport={"width": 700, "height": 680})
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    page.on(
+        "console",
+        lambda m: problems.append(f"console.{m.type}: {m.text}")
+        if m.type == "error" or "Content Security Policy" in m.text
+        else None,
+    )
+    page.goto(f"{base_url}/viewer/test-page.html{query}")
+    page.wait_for_function("() => window.rvTest && (window.rvTest.viewer || window.rvTest.error)", timeout=30_000)
+    err = page.evaluate("window.rvTest.error")
+    assert err is None, err
+    return page, problems
+
+
+@pytest.fixture
+def page(browser, base_url):
+    page, problems = _open(browser, base_url)
+    yield page
+    violations = page.evaluate("window.cspViolations")
+    page.close()
+    assert violations == [], f"CSP violations: {violations}"
+    assert problems == [], "browser errors:\n" + "\n".join(problems)
+
+
+def _pixels(page):
+    """Screenshot of the image area (toolbar excluded) as an RGB numpy array."""
+    np = pytest.importorskip("numpy")
+    Image = pytest.importorskip("PIL.Image")
+    png = page.locator("[data-rv=viewport]").screenshot()
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+def _text(page, which):
+    return page.locator(f"[data-rv={which}]").inner_text()
+
+
+def _wait_text(page, which, expected, timeout=10_000):
+    # Always pass functions, never expression strings: Playwright evaluates those with eval(),
+    # which the page's CSP (rightly) blocks.
+    page.wait_for_function(
+        "([w, e]) => document.querySelector(`[data-rv=${w}]`).textContent === e",
+        arg=[which, expected],
+        timeout=timeout,
+    )
+
+
+def _show_gradient(page):
+    page.evaluate("rvTest.viewer.showImage(rvTest.makeGradient())")
+    _wait_text(page, "wl", "W/L: 4096/2048")
+
+
+def _show_stack(page, n=10):
+    page.evaluate(f"rvTest.viewer.showStack(rvTest.makeStack({n}), 0)")
+    _wait_text(page, "slice", f"Slice 1/{n}")
+    page.locator("[data-rv=root]").focus()
+
+
+def _assert_image_like(px):
+    gray = px.mean(axis=2)
+    assert gray.std() > 20, f"canvas looks uniform (std {gray.std():.1f})"
+    assert len({int(v) for v in gray[::8, ::8].ravel()}) > 20, "too few distinct grey levels"
+
+
+def test_gradient_renders_non_uniform_pixels(page):
+    _show_gradient(page)
+    page.wait_for_timeout(200)
+    px = _pixels(page)
+    _assert_image_like(px)
+    assert "synthetic gradient" in _text(page, "label")
+    # diagonal gradient: the bottom-right quarter of the image is brighter than the top-left
+    h, w = px.shape[:2]
+    gray = px.mean(axis=2)
+    tl = gray[h // 2 - 100 : h // 2 - 60, w // 2 - 100 : w // 2 - 60].mean()
+    br = gray[h // 2 + 60 : h // 2 + 100, w // 2 + 60 : w // 2 + 100].mean()
+    assert br > tl + 40, (tl, br)
+    events = page.evaluate("rvTest.events")
+    assert events[-1]["type"] == "viewed" and events[-1]["index"] == 0
+    assert events[-1]["windowWidth"] == 4096 and events[-1]["windowCenter"] == 2048
+
+    shot = os.environ.get("RADVIEWER_DOCS_SCREENSHOT")
+    if shot:
+        _show_stack(page)
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("2")
+        _wait_text(page, "wl", "W/L: 1500/-600")
+        page.wait_for_timeout(300)
+        out = ROOT / shot
+        out.parent.mkdir(parents=True, exist_ok=True)
+        page.locator("#viewer").screenshot(path=str(out))
+
+
+def test_lung_preset_sets_overlay_and_event(page):
+    _show_stack(page)
+    page.evaluate("rvTest.viewer.setPreset('lung')")
+    _wait_text(page, "wl", "W/L: 1500/-600")
+    ev = page.evaluate("rvTest.events.filter(e => e.type === 'windowed').pop()")
+    assert ev == {"type": "windowed", "index": 0, "windowCenter": -600, "windowWidth": 1500}
+    # hotkey 3 = bone, toolbar button = liver
+    page.keyboard.press("3")
+    _wait_text(page, "wl", "W/L: 2500/480")
+    page.locator("[data-action='preset:liver']").click()
+    _wait_text(page, "wl", "W/L: 150/90")
+    with pytest.raises(Exception, match="unknown preset"):
+        page.evaluate("rvTest.viewer.setPreset('nope')")
+
+
+def test_i_inverts_pixels(page):
+    _show_gradient(page)
+    page.locator("[data-rv=root]").focus()
+    page.wait_for_timeout(200)
+    before = _pixels(page)
+    page.keyboard.press("i")
+    page.wait_for_function("() => rvTest.viewer.viewport.getProperties().invert === true")
+    page.wait_for_timeout(300)
+    after = _pixels(page)
+    diff = abs(after - before).mean(axis=2)
+    assert (diff > 60).mean() > 0.3, f"only {(diff > 60).mean():.0%} of pixels changed"
+    # the bright disc (top right of the image) turns dark
+    h, w = before.shape[:2]
+    side = min(h, w)
+    y, x = h // 2 - int(0.18 * side), w // 2 + int(0.18 * side)
+    assert before[y, x].mean() > 200 and after[y, x].mean() < 60, (before[y, x], after[y, x])
+
+
+def test_arrow_down_moves_to_slice_2_and_pixels_follow(page):
+    _show_stack(page)
+    assert "slice 1 of 10" in _text(page, "label")
+    first = _pixels(page)
+    _assert_image_like(first)
+    page.keyboard.press("ArrowDown")
+    _wait_text(page, "slice", "Slice 2/10")
+    assert "slice 2 of 10" in _text(page, "label")
+    page.keyboard.press("End")
+    _wait_text(page, "slice", "Slice 10/10")
+    page.wait_for_timeout(200)
+    last = _pixels(page)
+    assert abs(last - first).mean() > 1, "slice 10 looks identical to slice 1"
+    page.keyboard.press("Home")
+    _wait_text(page, "slice", "Slice 1/10")
+    # mouse wheel scrolls the stack
+    box = page.locator("[data-rv=viewport]").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, 120)
+    _wait_text(page, "slice", "Slice 2/10")
+    page.wait_for_function("() => rvTest.events.filter(e => e.type === 'scrolled').pop()?.index === 1")
+    ev = page.evaluate("rvTest.events.filter(e => e.type === 'scrolled').pop()")
+    assert ev["index"] == 1 and ev["windowWidth"] == 400 and ev["windowCenter"] == 40
+
+
+def test_append_image_grows_stack(page):
+    _show_stack(page)
+    page.keyboard.press("2")  # lung window is kept while the stack grows
+    _wait_text(page, "wl", "W/L: 1500/-600")
+    page.evaluate("rvTest.viewer.appendImage(Object.assign(rvTest.makeSlice(0, 10), {label: 'streamed slice 11'}))")
+    _wait_text(page, "slice", "Slice 1/11")
+    assert page.evaluate("rvTest.viewer.numberOfImages") == 11
+    page.keyboard.press("End")
+    _wait_text(page, "slice", "Slice 11/11")
+    assert _text(page, "label") == "streamed slice 11"
+    assert _text(page, "wl") == "W/L: 1500/-600"
+    page.keyboard.press("ArrowUp")
+    _wait_text(page, "slice", "Slice 10/11")
+
+
+def test_streaming_from_empty_and_cine(page):
+    page.evaluate("rvTest.viewer.showStack([])")
+    assert page.locator("[data-rv=empty]").is_visible()
+    for k in range(3):
+        page.evaluate(f"rvTest.viewer.appendImage(rvTest.makeSlice({k}, 3))")
+    _wait_text(page, "slice", "Slice 1/3")
+    page.locator("[data-rv=root]").focus()
+    page.keyboard.press("c")
+    page.wait_for_function("() => document.querySelector('[data-rv=slice]').textContent !== 'Slice 1/3'", timeout=5_000)
+    page.keyboard.press("c")
+    assert page.evaluate("rvTest.viewer.cinePlaying") is False
+
+
+def test_view_hotkeys_zoom_rotate_flip_reset(page):
+    _show_gradient(page)
+    page.locator("[data-rv=root]").focus()
+    page.keyboard.press("+")
+    _wait_text(page, "zoom", "Zoom: 1.25x")
+    page.keyboard.press("=")
+    _wait_text(page, "zoom", "Zoom: 1.00x")
+    page.wait_for_timeout(200)
+    base = _pixels(page)
+    for key in ("r", "h", "v", "l"):
+        page.keyboard.press(key)
+    page.keyboard.press("1")
+    _wait_text(page, "wl", "W/L: 400/40")
+    page.keyboard.press(" ")
+    _wait_text(page, "wl", "W/L: 4096/2048")
+    page.wait_for_timeout(300)
+    assert abs(_pixels(page) - base).mean() < 3, "space did not restore the original view"
+    page.keyboard.press("z")
+    assert page.evaluate("rvTest.viewer.primaryTool") == "Zoom"
+
+
+def test_cpu_rendering_fallback_without_webgl(playwright_instance, base_url):
+    """With WebGL switched off in the browser the viewer falls back to Cornerstone's CPU path."""
+    b = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--disable-3d-apis", "--disable-webgl"])
+    try:
+        page, problems = _open(b, base_url)
+        assert page.evaluate("rvTest.viewer.renderer") == "cpu"
+        _show_stack(page)
+        page.wait_for_timeout(200)
+        _assert_image_like(_pixels(page))
+        page.keyboard.press("2")
+        _wait_text(page, "wl", "W/L: 1500/-600")
+        page.keyboard.press("ArrowDown")
+        _wait_text(page, "slice", "Slice 2/10")
+        assert page.evaluate("window.cspViolations") == []
+        assert problems == [], problems
+    finally:
+        b.close()
