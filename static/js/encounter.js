@@ -96,6 +96,8 @@
   }
 
   function handleJob(state) {
+    const known = jobs.get(state.id);
+    if (!state.study && known) state.study = known.study; // worker events do not carry the study
     jobs.set(state.id, state);
     if (state.study) {
       const text = { queued: "queued", running: "generating…", done: "ready", failed: "failed", cancelled: "cancelled" };

@@ -82,8 +82,8 @@ def browser():
 def new_page(browser):
     contexts = []
 
-    def make():
-        context = browser.new_context(viewport={"width": 1360, "height": 900})
+    def make(**options):
+        context = browser.new_context(viewport={"width": 1360, "height": 900}, **options)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(20_000)

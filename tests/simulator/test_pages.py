@@ -75,7 +75,7 @@ def test_student_opens_case_and_submits_a_diagnosis(world, client):
     encounter = Encounter.objects.get(student=world.sam)
     assert response.url == f"/encounters/{encounter.pk}/"
     page = client.get(response.url).content.decode()
-    assert "Order chest x-ray pa" in page and world.case.presenting_complaint in page
+    assert "Order Chest X-ray PA" in page and world.case.presenting_complaint in page
     response = client.post(f"/encounters/{encounter.pk}/diagnosis/", {"answer": "effusion"}, follow=True)
     page = response.content.decode()
     assert "Correct" in page and world.case.teaching_point in page
