@@ -8,4 +8,4 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-job leaves it to be redelivered
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # one GPU job at a time per worker process
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-CELERY_TASK_DEFAULT_QUEUE = "generate"
+CELERY_TASK_DEFAULT_QUEUE = env_str("RADSIM_CELERY_QUEUE", "generate")

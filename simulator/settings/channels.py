@@ -8,7 +8,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "capacity": 1000,
+                "expiry": 30,
+                "prefix": env_str("RADSIM_CHANNEL_PREFIX", "radsim"),
+            },
         }
     }
 else:
