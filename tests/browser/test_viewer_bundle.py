@@ -62,7 +62,9 @@ def viewer_bundle() -> Path:
             if not BUNDLE.exists():
                 pytest.skip("static/dist/viewer.js is missing and npm is not available to build it")
         else:
-            if not (VIEWER_SRC / "node_modules" / ".package-lock.json").exists():
+            installed = VIEWER_SRC / "node_modules" / ".package-lock.json"
+            lock = VIEWER_SRC / "package-lock.json"
+            if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
                 subprocess.run([npm, "ci", "--prefix", str(VIEWER_SRC), "--no-audit", "--no-fund"], check=True, timeout=600)
             subprocess.run([npm, "run", "build", "--prefix", str(VIEWER_SRC)], check=True, timeout=300)
     assert BUNDLE.exists(), "build did not produce static/dist/viewer.js"
