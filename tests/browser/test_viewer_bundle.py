@@ -311,6 +311,16 @@ def test_view_hotkeys_zoom_rotate_flip_reset(page):
     assert abs(_pixels(page) - base).mean() < 3, "space did not restore the original view"
     page.keyboard.press("z")
     assert page.evaluate("rvTest.viewer.primaryTool") == "Zoom"
+    # '=' fits without undoing a rotation; an untouched view stays fitted when the element resizes
+    page.keyboard.press("r")
+    page.keyboard.press("+")
+    page.keyboard.press("=")
+    _wait_text(page, "zoom", "Zoom: 1.00x")
+    assert round(page.evaluate("rvTest.viewer.viewport.getRotation()")) == 90
+    page.evaluate("() => { document.getElementById('viewer').style.width = '420px'; }")
+    page.wait_for_function("() => document.querySelector('[data-rv=viewport]').clientWidth < 430")
+    page.wait_for_timeout(300)
+    assert _text(page, "zoom") == "Zoom: 1.00x"
 
 
 def test_mouse_tools_window_zoom_pan(page):
