@@ -659,7 +659,7 @@ export class Viewer {
     vp.render();
     this._updateToolbar();
     this._updateOverlay();
-    this._emit('windowed');
+    if (!this._sameAsReported()) this._emit('windowed');
   }
 
   // ---------------------------------------------------------------- cine
