@@ -1,6 +1,7 @@
 // Build the RadViewer browser bundle with esbuild.
 //   npm run build            -> ../dist/viewer.js, ../dist/viewer.css, ../dist/computeWorker.js
 //   npm run build -- --dev   -> same, unminified, with inline source maps
+//   npm run build -- --full-xml -> bundle the real xmlbuilder2 instead of the stub (see below)
 //   npm run watch            -> rebuild on change
 // Output goes to static/dist/ (git-ignored). No absolute paths, no network.
 import * as esbuild from 'esbuild';
@@ -14,9 +15,12 @@ const args = new Set(process.argv.slice(2));
 const dev = args.has('--dev');
 const watch = args.has('--watch');
 
-// vtk.js (IO/XML, unused here but reachable from the index) imports xmlbuilder2, whose
-// package "main" is the node build. Point it at the self-contained browser build.
-const xmlbuilder2Browser = path.join(here, 'node_modules', 'xmlbuilder2', 'lib', 'xmlbuilder2.min.js');
+// vtk.js IO/XML imports xmlbuilder2, whose package "main" is the node build. Cornerstone reaches
+// it only through 3D mesh loading and OrientationMarkerTool, which RadViewer never uses, so a
+// stub that throws replaces it (-475 KiB). Build with --full-xml to bundle the real browser build.
+const xmlbuilder2 = args.has('--full-xml')
+  ? path.join(here, 'node_modules', 'xmlbuilder2', 'lib', 'xmlbuilder2.min.js')
+  : path.join(here, 'src', 'stubs', 'xmlbuilder2.js');
 
 // @cornerstonejs/tools creates its compute worker (segmentation statistics, contours) with
 //   new Worker(new URL('../workers/computeWorker.js', import.meta.url), {type: 'module'})
@@ -48,7 +52,7 @@ const common = {
   target: ['es2020', 'chrome100', 'firefox100', 'safari15'],
   legalComments: 'none',
   logLevel: 'warning',
-  alias: { xmlbuilder2: xmlbuilder2Browser },
+  alias: { xmlbuilder2 },
   define: { 'process.env.NODE_ENV': dev ? '"development"' : '"production"' },
   plugins: [computeWorkerUrlPlugin],
 };

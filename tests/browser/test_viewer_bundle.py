@@ -62,7 +62,9 @@ def viewer_bundle() -> Path:
             if not BUNDLE.exists():
                 pytest.skip("static/dist/viewer.js is missing and npm is not available to build it")
         else:
-            if not (VIEWER_SRC / "node_modules" / ".package-lock.json").exists():
+            installed = VIEWER_SRC / "node_modules" / ".package-lock.json"
+            lock = VIEWER_SRC / "package-lock.json"
+            if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
                 subprocess.run([npm, "ci", "--prefix", str(VIEWER_SRC), "--no-audit", "--no-fund"], check=True, timeout=600)
             subprocess.run([npm, "run", "build", "--prefix", str(VIEWER_SRC)], check=True, timeout=300)
     assert BUNDLE.exists(), "build did not produce static/dist/viewer.js"
@@ -309,6 +311,66 @@ def test_view_hotkeys_zoom_rotate_flip_reset(page):
     assert abs(_pixels(page) - base).mean() < 3, "space did not restore the original view"
     page.keyboard.press("z")
     assert page.evaluate("rvTest.viewer.primaryTool") == "Zoom"
+    # '=' fits without undoing a rotation; an untouched view stays fitted when the element resizes
+    page.keyboard.press("r")
+    page.keyboard.press("+")
+    page.keyboard.press("=")
+    _wait_text(page, "zoom", "Zoom: 1.00x")
+    assert round(page.evaluate("rvTest.viewer.viewport.getRotation()")) == 90
+    page.evaluate("() => { document.getElementById('viewer').style.width = '420px'; }")
+    page.wait_for_function("() => document.querySelector('[data-rv=viewport]').clientWidth < 430")
+    page.wait_for_timeout(300)
+    assert _text(page, "zoom") == "Zoom: 1.00x"
+
+
+def test_mouse_tools_window_zoom_pan(page):
+    _show_stack(page)
+    box = page.locator("[data-rv=viewport]").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()  # left drag = window/level
+    for i in range(1, 11):
+        page.mouse.move(cx + 5 * i, cy + 3 * i)
+    page.mouse.up()
+    page.wait_for_function("() => rvTest.events.some(e => e.type === 'windowed')")
+    windowed = page.evaluate("rvTest.events.filter(e => e.type === 'windowed')")
+    assert len(windowed) == 1, "one drag should give one analytics event"
+    assert (windowed[0]["windowWidth"], windowed[0]["windowCenter"]) != (400, 40)
+    assert _text(page, "wl") == f"W/L: {windowed[0]['windowWidth']}/{windowed[0]['windowCenter']}"
+    page.keyboard.down("Control")  # ctrl+wheel = zoom, not scroll
+    page.mouse.wheel(0, -240)
+    page.keyboard.up("Control")
+    page.wait_for_function("() => document.querySelector('[data-rv=zoom]').textContent !== 'Zoom: 1.00x'")
+    assert _text(page, "slice") == "Slice 1/10"
+    before = page.evaluate("rvTest.viewer.viewport.getCamera().focalPoint")
+    page.mouse.move(cx, cy)
+    page.mouse.down(button="middle")  # middle drag = pan
+    for i in range(1, 11):
+        page.mouse.move(cx + 8 * i, cy)
+    page.mouse.up(button="middle")
+    after = page.evaluate("rvTest.viewer.viewport.getCamera().focalPoint")
+    assert abs(after[0] - before[0]) > 10, (before, after)
+
+
+def test_rgb_image_and_destroy_recreate(page):
+    page.evaluate(
+        """() => { const n = 128, px = new Uint8Array(n * n * 3);
+        for (let i = 0; i < n * n; i++) { px[3*i] = (i % n) * 2; px[3*i+1] = (i / n | 0) * 2; px[3*i+2] = 128; }
+        return rvTest.viewer.showImage({width: n, height: n, pixelData: px, photometric: 'RGB', label: 'rgb'}); }"""
+    )
+    _wait_text(page, "label", "rgb")
+    page.wait_for_timeout(200)
+    px = _pixels(page)
+    chroma = px.max(axis=2) - px.min(axis=2)
+    assert (chroma > 60).mean() > 0.3, "RGB image shows no colour"
+    page.evaluate("() => rvTest.viewer.destroy()")
+    assert page.locator("[data-rv=root]").count() == 0
+    page.evaluate(
+        """async () => { const v = await RadViewer.create(document.getElementById('viewer'), {readOnly: true});
+        rvTest.viewer = v; await v.showStack(rvTest.makeStack(4), 2); }"""
+    )
+    _wait_text(page, "slice", "Slice 3/4")
+    _assert_image_like(_pixels(page))
 
 
 def test_cpu_rendering_fallback_without_webgl(playwright_instance, base_url):

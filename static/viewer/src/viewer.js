@@ -111,9 +111,9 @@ export class Viewer {
     this._programmatic = 0;
     this._reportedIndex = -1;
     this._reportedWL = null;
+    this._lastView = { fitted: true, zoom: 1 };
     this._dragging = false;
     this._cineTimer = 0;
-    this._baseZoom = 1;
     this._destroyed = false;
     this._showToken = 0;
     this._cleanup = [];
@@ -282,12 +282,14 @@ export class Viewer {
 
   _resize() {
     if (this._destroyed || !this.engine) return;
-    const zoomRel = this._relZoom();
+    // The element already has its new size here: use the state measured at the last render.
+    const fitted = this._lastView.fitted;
+    const zoomRel = this._lastView.zoom;
     this.engine.resize(true, true);
-    if (this.renderer === 'cpu' && this.imageIds.length) {
-      // CPU zoom is absolute (screen px per image px): re-derive the "fit" reference.
+    if (this.imageIds.length) {
+      // An untouched view stays fitted; a zoomed one keeps its zoom relative to fit.
       this._fit(false);
-      if (Math.abs(zoomRel - 1) > 1e-3) this.viewport.setZoom(this._baseZoom * zoomRel);
+      if (!fitted && Math.abs(zoomRel - 1) > 1e-3) this.viewport.setZoom(this.viewport.getZoom() * zoomRel);
       this.viewport.render();
     }
     this._updateOverlay();
@@ -580,15 +582,46 @@ export class Viewer {
   }
 
   _fit(render) {
-    this.viewport.resetCamera({ resetPan: true, resetZoom: true, resetToCenter: true });
-    this._baseZoom = this.viewport.getZoom() || 1;
-    if (render) this.viewport.render();
+    const vp = this.viewport;
+    // resetCamera also drops rotation and flips on the GPU path; fitting should not.
+    const rot = (vp.getRotation && vp.getRotation()) || 0;
+    const cam = vp.getCamera();
+    vp.resetCamera({ resetPan: true, resetZoom: true, resetToCenter: true });
+    const after = vp.getCamera();
+    if (!!after.flipHorizontal !== !!cam.flipHorizontal || !!after.flipVertical !== !!cam.flipVertical) {
+      vp.setCamera({ flipHorizontal: !!cam.flipHorizontal, flipVertical: !!cam.flipVertical });
+    }
+    if (Math.round((vp.getRotation && vp.getRotation()) || 0) !== Math.round(rot)) vp.setRotation(rot);
+    if (render) vp.render();
   }
 
+  /** Zoom relative to "image fitted to the viewport" (1.00x after reset or '='), same on CPU and GPU. */
   _relZoom() {
-    if (!this.viewport || !this.imageIds.length) return 1;
-    const z = this.viewport.getZoom();
-    return z && this._baseZoom ? z / this._baseZoom : 1;
+    const vp = this.viewport;
+    if (!vp || !this.imageIds.length) return 1;
+    const rec = getRecord(vp.getCurrentImageId());
+    const el = this.vpEl;
+    const cam = vp.getCamera();
+    if (!rec || !cam || !(cam.parallelScale > 0) || !el.clientWidth || !el.clientHeight) return 1;
+    const quarter = Math.round(((vp.getRotation && vp.getRotation()) || 0) / 90) % 2 === 1;
+    let wmm = rec.width * rec.columnPixelSpacing;
+    let hmm = rec.height * rec.rowPixelSpacing;
+    if (quarter) [wmm, hmm] = [hmm, wmm];
+    const fit = Math.min(el.clientWidth / wmm, el.clientHeight / hmm); // css px per mm when fitted
+    const now = el.clientHeight / (2 * cam.parallelScale); // css px per mm now
+    return now / fit;
+  }
+
+  _isFitted() {
+    const vp = this.viewport;
+    if (!vp || !this.imageIds.length) return true;
+    const rec = getRecord(vp.getCurrentImageId());
+    const fp = vp.getCamera().focalPoint;
+    if (!rec || !fp) return false;
+    const cx = ((rec.width - 1) * rec.columnPixelSpacing) / 2;
+    const cy = ((rec.height - 1) * rec.rowPixelSpacing) / 2;
+    const off = Math.hypot(fp[0] - cx, fp[1] - cy);
+    return Math.abs(this._relZoom() - 1) < 0.01 && off < Math.min(rec.columnPixelSpacing, rec.rowPixelSpacing);
   }
 
   rotate(degrees) {
@@ -626,7 +659,7 @@ export class Viewer {
     vp.render();
     this._updateToolbar();
     this._updateOverlay();
-    this._emit('windowed');
+    if (!this._sameAsReported()) this._emit('windowed');
   }
 
   // ---------------------------------------------------------------- cine
@@ -678,10 +711,12 @@ export class Viewer {
     const idx = this.currentIndex();
     const rec = getRecord(this.imageIds[idx]);
     const wl = this._windowLevel();
+    const zoom = this._relZoom();
+    this._lastView = { fitted: this._isFitted(), zoom };
     this.ov.label.textContent = rec ? rec.label : '';
     this.ov.slice.textContent = n > 1 ? `Slice ${idx + 1}/${n}` : '';
     this.ov.wl.textContent = wl ? `W/L: ${wl.windowWidth}/${wl.windowCenter}` : '';
-    this.ov.zoom.textContent = `Zoom: ${this._relZoom().toFixed(2)}x${this.renderer === 'cpu' ? ' \u00B7 CPU' : ''}`;
+    this.ov.zoom.textContent = `Zoom: ${zoom.toFixed(2)}x${this.renderer === 'cpu' ? ' \u00B7 CPU' : ''}`;
   }
 
   _updateToolbar() {
