@@ -97,7 +97,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# Only what pages load; static/viewer holds the bundle's sources and node_modules, never served.
+STATICFILES_DIRS = [("css", BASE_DIR / "static/css"), ("js", BASE_DIR / "static/js"), ("dist", BASE_DIR / "static/dist")]
 STATIC_ROOT = VAR_DIR / "collected-static"
 # Generated images are never served publicly: access-checked views stream them from here.
 MEDIA_ROOT = Path(env_str("RADSIM_MEDIA_ROOT", str(VAR_DIR / "media")))

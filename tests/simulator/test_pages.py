@@ -98,3 +98,11 @@ def test_pages_send_a_strict_content_security_policy(world, client):
     client.force_login(world.sam)
     csp = client.get("/")["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+
+
+def test_only_page_assets_are_served_as_static_files():
+    from django.contrib.staticfiles import finders
+
+    assert finders.find("css/app.css") and finders.find("js/encounter.js")
+    assert finders.find("viewer/package.json") is None
+    assert finders.find("viewer/node_modules/@cornerstonejs/core/package.json") is None
