@@ -70,7 +70,11 @@ EDGE_ATTRS: dict[str, frozenset[str]] = {
     "complication_of": frozenset({"note"}),
     "investigated_by": frozenset({"role", "expected", "note"}),
 }
-_REQUIRED_EDGE_ATTRS = {"has_finding": ("frequency",), "presents_with": ("frequency",), "investigated_by": ("role",)}
+_REQUIRED_EDGE_ATTRS = {
+    "has_finding": ("frequency",),
+    "presents_with": ("frequency",),
+    "investigated_by": ("role",),
+}
 
 _COMMON_FIELDS = frozenset({"id", "type", "label", "synonyms", "abbreviations", "definition"})
 NODE_FIELDS: dict[str, frozenset[str]] = {
@@ -117,7 +121,9 @@ class KnowledgeGraphError(ValueError):
 
 # --------------------------------------------------------------------------- text normalisation
 def normalize(text: str) -> str:
-    """Lower-case, strip accents, turn punctuation into single spaces: 'Pneumo-Thorax, Ä' -> 'pneumo thorax a'."""
+    """Lower-case, strip accents, turn punctuation into single spaces.
+
+    'Pneumo-Thorax, Ä' -> 'pneumo thorax a'."""
     decomposed = unicodedata.normalize("NFKD", str(text))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
     return " ".join("".join(ch if ch.isalnum() else " " for ch in stripped).split())
@@ -350,7 +356,8 @@ class KnowledgeGraph:
     def nodes_of_type(self, node_type: str) -> list[Node]:
         if node_type not in NODE_TYPES:
             raise ValueError(f"unknown node type {node_type!r}")
-        return sorted((n for n in self.nodes.values() if n.type == node_type), key=lambda n: n.label.casefold())
+        found = (n for n in self.nodes.values() if n.type == node_type)
+        return sorted(found, key=lambda n: n.label.casefold())
 
     @property
     def diseases(self) -> list[Node]:
@@ -375,7 +382,9 @@ class KnowledgeGraph:
         return node
 
     # ------------------------------------------------------------------ search
-    def search(self, text: str, *, types: Iterable[str] | None = None, limit: int | None = None) -> list[Node]:
+    def search(
+        self, text: str, *, types: Iterable[str] | None = None, limit: int | None = None
+    ) -> list[Node]:
         """Nodes whose label, synonym, abbreviation or ICD-10 code matches `text`, ignoring case,
         accents and punctuation. Exact matches come first, then word-prefix matches, then substring
         matches (queries of 3+ characters); within a tier diseases rank first."""
@@ -481,7 +490,8 @@ class KnowledgeGraph:
         (pass 0 for every renderable finding). A 'bilateral' finding that the simulator draws one side
         at a time becomes a left and a right entry; a (key, laterality) pair appears once."""
         if modality not in MODALITIES:
-            raise ValueError(f"unknown simulator modality {modality!r} (expected one of {', '.join(MODALITIES)})")
+            expected = ", ".join(MODALITIES)
+            raise ValueError(f"unknown simulator modality {modality!r} (expected one of {expected})")
         out: dict[tuple[str, str], dict[str, Any]] = {}
         for edge, finding in self.findings_of(disease_id):
             key = finding.phantom_key
@@ -583,7 +593,8 @@ class KnowledgeGraph:
                 for e, n in self.tests_for(disease_id)
             ],
             "phantom": {
-                m: self.phantom_findings(disease_id, m, min_frequency=phantom_min_frequency) for m in MODALITIES
+                m: self.phantom_findings(disease_id, m, min_frequency=phantom_min_frequency)
+                for m in MODALITIES
             },
         }
 
@@ -681,7 +692,8 @@ def _check_node(node: Mapping[str, Any], where: str, problems: list[str]) -> Non
                     problems.append(f"{where}: source {i} year {src['year']!r} is not a plausible year")
                 unknown_src = set(src) - {"title", "publisher", "year", "url"}
                 if unknown_src:
-                    problems.append(f"{where}: source {i} has unknown field(s) {', '.join(sorted(unknown_src))}")
+                    fields = ", ".join(sorted(unknown_src))
+                    problems.append(f"{where}: source {i} has unknown field(s) {fields}")
 
     elif node_type == "imaging_finding":
         appearance = node.get("appearance")
@@ -695,7 +707,8 @@ def _check_node(node: Mapping[str, Any], where: str, problems: list[str]) -> Non
                     problems.append(f"{where}: empty appearance text for {modality!r}")
         key = node.get("phantom_key")
         if key is not None and key not in FINDINGS:
-            problems.append(f"{where}: phantom_key {key!r} is not in the simulator vocabulary (inference.vocabulary.FINDINGS)")
+            problems.append(f"{where}: phantom_key {key!r} is not in the simulator vocabulary "
+                            "(inference.vocabulary.FINDINGS)")
         if "normal" in node and not isinstance(node["normal"], bool):
             problems.append(f"{where}: normal must be true or false")
         if node.get("normal") and key is not None:
@@ -703,7 +716,8 @@ def _check_node(node: Mapping[str, Any], where: str, problems: list[str]) -> Non
 
     elif node_type == "vital_pattern":
         if node.get("parameter") not in VITAL_PARAMETERS:
-            problems.append(f"{where}: parameter {node.get('parameter')!r} is not one of {', '.join(VITAL_PARAMETERS)}")
+            problems.append(f"{where}: parameter {node.get('parameter')!r} is not one of "
+                            f"{', '.join(VITAL_PARAMETERS)}")
         if not _nonempty_str(node.get("unit")):
             problems.append(f"{where}: missing unit")
         lo, hi = node.get("min"), node.get("max")
@@ -712,7 +726,8 @@ def _check_node(node: Mapping[str, Any], where: str, problems: list[str]) -> Non
 
     elif node_type == "anatomy":
         if node.get("kind") not in ANATOMY_KINDS:
-            problems.append(f"{where}: anatomy kind {node.get('kind')!r} is not one of {', '.join(ANATOMY_KINDS)}")
+            problems.append(f"{where}: anatomy kind {node.get('kind')!r} is not one of "
+                            f"{', '.join(ANATOMY_KINDS)}")
         if node.get("region") not in REGIONS:
             problems.append(f"{where}: region {node.get('region')!r} is not one of {', '.join(REGIONS)}")
         if node.get("side") not in ANATOMY_SIDES:
@@ -724,7 +739,8 @@ def _check_node(node: Mapping[str, Any], where: str, problems: list[str]) -> Non
             problems.append(f"{where}: test kind {kind!r} is not one of {', '.join(TEST_KINDS)}")
         if kind == "imaging":
             if modality not in IMAGING_MODALITIES:
-                problems.append(f"{where}: imaging test modality {modality!r} is not one of {', '.join(IMAGING_MODALITIES)}")
+                problems.append(f"{where}: imaging test modality {modality!r} is not one of "
+                                f"{', '.join(IMAGING_MODALITIES)}")
         elif modality is not None:
             problems.append(f"{where}: only imaging tests have a modality")
         if "region" in node and node["region"] not in REGIONS:
@@ -781,7 +797,9 @@ def validate(data: Any) -> list[str]:
         parent = node.get("parent")
         if parent is not None and (ntype(parent) != "anatomy" or parent == node_id):
             problems.append(f"node {node_id!r}: parent {parent!r} is not another anatomy node")
-        for term in [node.get("label", "")] + list(node.get("synonyms") or []) + list(node.get("abbreviations") or []):
+        terms = [node.get("label", "")]
+        terms += list(node.get("synonyms") or []) + list(node.get("abbreviations") or [])
+        for term in terms:
             if isinstance(term, str) and _compact(term):
                 anatomy_terms.setdefault(_compact(term), node)
 
@@ -869,7 +887,9 @@ def validate(data: Any) -> list[str]:
                     for e in raw_edges
                 )
                 if not shown:
-                    problems.append(f"chest disease {node_id!r} has no finding visible on a chest radiograph or CT")
+                    problems.append(
+                        f"chest disease {node_id!r} has no finding visible on a chest radiograph or CT"
+                    )
         elif node_type == "imaging_finding":
             modalities = visible.get(node_id, set())
             if not modalities:
@@ -878,7 +898,10 @@ def validate(data: Any) -> list[str]:
             if isinstance(appearance, Mapping):
                 for modality in appearance:
                     if modality in IMAGING_MODALITIES and modality not in modalities:
-                        problems.append(f"finding {node_id!r} describes {modality!r} but is visible_in no {modality!r} test")
+                        problems.append(
+                            f"finding {node_id!r} describes {modality!r} "
+                            f"but is visible_in no {modality!r} test"
+                        )
             key = node.get("phantom_key")
             if key in FINDINGS and modalities and not modalities & set(FINDINGS[key].modalities):
                 problems.append(f"finding {node_id!r}: phantom_key {key!r} renders in "
@@ -904,13 +927,15 @@ def _check_has_finding(edge: Mapping[str, Any], finding: Mapping[str, Any], wher
             problems.append(f"{where}: location {location!r} names no anatomy node")
         elif (anatomy.get("side") in ("left", "right") and laterality in ("left", "right")
               and anatomy.get("side") != laterality):
-            problems.append(f"{where}: location {location!r} is on the {anatomy.get('side')} but laterality is {laterality!r}")
+            problems.append(f"{where}: location {location!r} is on the {anatomy.get('side')} "
+                            f"but laterality is {laterality!r}")
     key = finding.get("phantom_key")
     kind = FINDINGS.get(key) if key is not None else None
     if kind is None:
         return
     if laterality is None and "none" not in kind.lateralities:
-        problems.append(f"{where}: phantom finding {key!r} needs a laterality ({', '.join(kind.lateralities)})")
+        allowed = ", ".join(kind.lateralities)
+        problems.append(f"{where}: phantom finding {key!r} needs a laterality ({allowed})")
     elif laterality in LATERALITIES and not _phantom_lateralities(kind, laterality):
         problems.append(f"{where}: laterality {laterality!r} is impossible for phantom finding {key!r} "
                         f"(allowed: {', '.join(kind.lateralities)})")

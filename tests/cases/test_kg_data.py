@@ -55,9 +55,20 @@ def test_load_by_path_equals_default(kg):
     assert set(again.nodes) == set(kg.nodes)
 
 
-def test_data_file_holds_no_machine_paths():
-    text = DATA_FILE.read_text(encoding="utf-8")
-    assert "/work/" not in text and "/home/" not in text and "C:\\" not in text
+def _strings(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, str):
+        yield value
+
+
+def test_data_file_holds_no_filesystem_paths(raw):
+    for text in _strings(raw):
+        assert not text.startswith(("/", "~")) and "\\" not in text and "file:" not in text, text
 
 
 def test_at_least_40_diseases_in_chest_and_abdomen(kg):
@@ -69,17 +80,16 @@ def test_at_least_40_diseases_in_chest_and_abdomen(kg):
     assert sum(d.region == "abdomen" for d in diseases) >= 12
 
 
-REQUIRED = [
-    "community_acquired_pneumonia", "lobar_pneumonia", "pleural_effusion", "parapneumonic_effusion", "empyema",
-    "pneumothorax", "tension_pneumothorax", "congestive_heart_failure", "cardiogenic_pulmonary_oedema",
-    "solitary_pulmonary_nodule", "lung_cancer", "lung_metastases", "pulmonary_tuberculosis", "copd", "emphysema",
-    "asthma_exacerbation", "pulmonary_embolism", "atelectasis", "rib_fracture", "flail_chest", "haemothorax",
-    "perforated_viscus", "acute_cholecystitis", "cholelithiasis", "choledocholithiasis", "acute_appendicitis",
-    "liver_abscess", "hepatocellular_carcinoma", "liver_metastases", "hepatic_haemangioma",
-    "adhesive_small_bowel_obstruction", "haemoperitoneum", "splenic_injury", "pericardial_effusion",
-    "aortic_dissection", "sarcoidosis", "idiopathic_pulmonary_fibrosis", "bronchiectasis", "lung_abscess", "ards",
-    "acute_pancreatitis", "perforated_peptic_ulcer", "hiatus_hernia",
-]
+REQUIRED = """
+    community_acquired_pneumonia lobar_pneumonia pleural_effusion parapneumonic_effusion empyema pneumothorax
+    tension_pneumothorax congestive_heart_failure cardiogenic_pulmonary_oedema solitary_pulmonary_nodule
+    lung_cancer lung_metastases pulmonary_tuberculosis copd emphysema asthma_exacerbation pulmonary_embolism
+    atelectasis rib_fracture flail_chest haemothorax perforated_viscus acute_cholecystitis cholelithiasis
+    choledocholithiasis acute_appendicitis liver_abscess hepatocellular_carcinoma liver_metastases
+    hepatic_haemangioma adhesive_small_bowel_obstruction haemoperitoneum splenic_injury pericardial_effusion
+    aortic_dissection sarcoidosis idiopathic_pulmonary_fibrosis bronchiectasis lung_abscess ards
+    acute_pancreatitis perforated_peptic_ulcer hiatus_hernia
+""".split()
 
 
 @pytest.mark.parametrize("slug", REQUIRED)
@@ -121,8 +131,9 @@ def test_icd10_spot_checks(kg, slug, code):
 
 
 def test_icd10_chapter_matches_region(kg):
-    # chest: circulatory (I), respiratory (J), infections (A), thoracic neoplasms, sarcoid (D86), lung imaging (R91),
-    # thoracic injuries (S2x); abdomen: digestive (K), liver neoplasms (C22, C78.7), haemangioma (D18), S36.
+    # chest: circulatory (I), respiratory (J), infections (A), thoracic neoplasms, sarcoid (D86),
+    # lung imaging (R91), thoracic injuries (S2x); abdomen: digestive (K), liver neoplasms (C22, C78.7),
+    # haemangioma (D18), abdominal injuries (S3x).
     chest = re.compile(r"^(I|J|A1[5-9]|C34|C78\.0|D86|R91|S2)")
     abdomen = re.compile(r"^(K|C22|C78\.7|D18|S3)")
     for d in kg.diseases:
@@ -275,8 +286,9 @@ def test_presentations_of(kg):
 
 
 def test_differentials_are_symmetric(kg):
-    assert "disease:pulmonary_embolism" in {n.id for _, n in kg.differentials_of("disease:community_acquired_pneumonia")}
-    assert "disease:community_acquired_pneumonia" in {n.id for _, n in kg.differentials_of("disease:pulmonary_embolism")}
+    cap, pe = "disease:community_acquired_pneumonia", "disease:pulmonary_embolism"
+    assert pe in {n.id for _, n in kg.differentials_of(cap)}
+    assert cap in {n.id for _, n in kg.differentials_of(pe)}
     for d in kg.diseases:
         for _, other in kg.differentials_of(d.id):
             assert d.id in {n.id for _, n in kg.differentials_of(other.id)}
@@ -284,7 +296,8 @@ def test_differentials_are_symmetric(kg):
 
 def test_complications(kg):
     assert "disease:tension_pneumothorax" in {n.id for _, n in kg.complications_of("disease:pneumothorax")}
-    assert "disease:cholelithiasis" in {n.id for _, n in kg.complication_sources_of("disease:acute_cholecystitis")}
+    sources = kg.complication_sources_of("disease:acute_cholecystitis")
+    assert "disease:cholelithiasis" in {n.id for _, n in sources}
 
 
 def test_reverse_lookup(kg):
@@ -304,7 +317,8 @@ def test_phantom_findings_examples(kg):
     assert kg.phantom_findings("disease:acute_cholecystitis", "cxr") == []
 
     assert kg.phantom_findings("disease:pulmonary_embolism", "cxr") == []
-    assert [f["key"] for f in kg.phantom_findings("disease:pulmonary_embolism", "ct")] == ["pulmonary_embolism"]
+    pe_ct = kg.phantom_findings("disease:pulmonary_embolism", "ct")
+    assert [f["key"] for f in pe_ct] == ["pulmonary_embolism"]
 
     mets = kg.phantom_findings("disease:lung_metastases", "cxr")  # bilateral nodules: one per side
     assert {(f["key"], f["laterality"]) for f in mets} == {("nodule", "left"), ("nodule", "right")}
@@ -340,7 +354,8 @@ def test_suggest_case(kg):
     assert {s["id"] for s in case["symptoms"]} >= {"symptom:dyspnoea"}
     assert {s["id"] for s in case["signs"]} >= {"sign:reduced_breath_sounds", "sign:tracheal_deviation"}
     vitals = {v["id"]: v for v in case["vitals"]}
-    assert vitals["vital:hypotension"]["parameter"] == "systolic_bp" and vitals["vital:hypotension"]["max"] < 90
+    hypotension = vitals["vital:hypotension"]
+    assert hypotension["parameter"] == "systolic_bp" and hypotension["max"] < 90
     assert vitals["vital:tachycardia"]["min"] > 100
     assert case["differentials"] and case["complication_of"]
     assert case["tests"]
@@ -366,10 +381,12 @@ def test_lobes_present(kg):
         assert node.get("side") == ("right" if abbr[0] == "R" else "left")
 
 
-# --------------------------------------------------------------------------- validate() catches planted errors
+# ---------------------------------------------------------------- validate() catches planted errors
 def _edge_index(data, etype, source=None, target=None):
     for i, e in enumerate(data["edges"]):
-        if e["type"] == etype and (source is None or e["source"] == source) and (target is None or e["target"] == target):
+        if e["type"] != etype:
+            continue
+        if (source is None or e["source"] == source) and (target is None or e["target"] == target):
             return i
     raise AssertionError(f"no {etype} edge {source} -> {target}")
 
@@ -408,7 +425,8 @@ def _plant_reversed_edge(d):
 
 
 def _plant_unknown_edge_type(d):
-    d["edges"].append({"type": "causes", "source": "disease:pneumothorax", "target": "disease:tension_pneumothorax"})
+    d["edges"].append({"type": "causes", "source": "disease:pneumothorax",
+                       "target": "disease:tension_pneumothorax"})
 
 
 def _plant_bad_phantom_key(d):
@@ -431,16 +449,21 @@ def _plant_no_source(d):
     _node(d, "disease:pneumothorax")["sources"] = []
 
 
+def _drop_edges(d, etype, source):
+    d["edges"] = [e for e in d["edges"] if not (e["type"] == etype and e["source"] == source)]
+
+
 def _plant_no_presents_with(d):
-    d["edges"] = [e for e in d["edges"] if not (e["type"] == "presents_with" and e["source"] == "disease:pneumothorax")]
+    _drop_edges(d, "presents_with", "disease:pneumothorax")
 
 
 def _plant_no_has_finding(d):
-    d["edges"] = [e for e in d["edges"] if not (e["type"] == "has_finding" and e["source"] == "disease:pneumothorax")]
+    _drop_edges(d, "has_finding", "disease:pneumothorax")
 
 
 def _plant_impossible_laterality(d):
-    d["edges"][_edge_index(d, "has_finding", "disease:congestive_heart_failure", "finding:cardiomegaly")]["laterality"] = "left"
+    i = _edge_index(d, "has_finding", "disease:congestive_heart_failure", "finding:cardiomegaly")
+    d["edges"][i]["laterality"] = "left"
 
 
 def _plant_location_wrong_side(d):
@@ -483,9 +506,9 @@ def _plant_visible_in_lab(d):
 
 
 def _plant_chest_disease_without_chest_imaging(d):
-    d["edges"] = [e for e in d["edges"] if not (e["type"] == "has_finding" and e["source"] == "disease:pneumothorax")]
-    d["edges"].append({"type": "has_finding", "source": "disease:pneumothorax", "target": "finding:free_fluid",
-                       "frequency": 0.5})
+    _drop_edges(d, "has_finding", "disease:pneumothorax")
+    d["edges"].append({"type": "has_finding", "source": "disease:pneumothorax",
+                       "target": "finding:free_fluid", "frequency": 0.5})
 
 
 def _plant_unknown_edge_attr(d):
@@ -557,7 +580,8 @@ def test_validate_reports_every_problem_not_just_the_first(data):
 
 def test_validate_survives_garbage():
     assert validate([]) == ["the knowledge graph must be a JSON object"]
-    problems = validate({"schema_version": 1, "kg_version": "1.0.0", "nodes": [42, {"id": 7}], "edges": ["x"]})
+    garbage = {"schema_version": 1, "kg_version": "1.0.0", "nodes": [42, {"id": 7}], "edges": ["x"]}
+    problems = validate(garbage)
     assert problems and all(isinstance(p, str) for p in problems)
 
 
@@ -579,5 +603,8 @@ def test_counts_command(capsys):
 
 
 def test_no_django_import():
-    code = "import sys, cases.kg; cases.kg.load(); assert not any(m.startswith('django') for m in sys.modules)"
+    code = (
+        "import sys, cases.kg; cases.kg.load(); "
+        "assert not any(m.startswith('django') for m in sys.modules)"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
