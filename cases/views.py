@@ -2,30 +2,24 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from simulator.accounts.access import case_get_for_user, require_role_for
 
-from .forms import CaseForm, PublishForm
-from .services import CaseInput, StudyInput, case_create, case_publish, case_update
-
-
-def _inputs(form: CaseForm) -> tuple[CaseInput, StudyInput]:
-    data = form.cleaned_data
-    case = CaseInput(**{name: data[name] for name in CaseInput.__dataclass_fields__})
-    study = StudyInput(
-        title=data["study_title"], modality="cxr", view=data["study_view"], prompt=data["study_prompt"],
-        findings=form.findings(), seed_policy=data["seed_policy"], seed=data["seed"],
-    )
-    return case, study
+from .forms import CaseFilterForm, CaseForm, PublishForm
+from .kg_services import kg_version, version_warnings
+from .models import VersionStatus
+from .selectors import case_draft, case_latest_version, cases_editable_by
+from .services import case_archive, case_clone, case_create, case_draft_start, case_publish, case_version_update
 
 
 def _add_errors(form, exc: ValidationError) -> None:
     if hasattr(exc, "error_dict"):
         for field, errors in exc.message_dict.items():
             target = field if field in form.fields else None
-            if field == "findings":
-                target = None
+            for name in ("slice_count", "frame_count"):
+                if field == name:
+                    target = name
             for error in errors:
                 form.add_error(target, error)
     else:
@@ -34,54 +28,113 @@ def _add_errors(form, exc: ValidationError) -> None:
 
 
 @login_required
+@require_http_methods(["GET"])
+def case_list(request):
+    require_role_for(request.user, "case.create")
+    filters = CaseFilterForm(request.GET or None, organisation=request.user.organisation)
+    criteria = filters.cleaned_data if filters.is_valid() else {}
+    versions = cases_editable_by(
+        user=request.user, modality=criteria.get("modality", ""), diagnosis=criteria.get("diagnosis", ""),
+        status=criteria.get("status", ""), author_id=getattr(criteria.get("author"), "pk", None),
+    )
+    return render(request, "cases/case_list.html", {"versions": versions, "filters": filters})
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def case_new(request):
     require_role_for(request.user, "case.create")
     form = CaseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        case_input, study_input = _inputs(form)
         try:
-            case = case_create(author=request.user, case=case_input, study=study_input)
+            version = case_create(author=request.user, content=form.content(kg_version=kg_version()),
+                                  studies=form.studies())
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
-            messages.success(request, f"Draft “{case.title}” saved.")
-            return redirect("case_edit", case_id=case.pk)
-    return render(request, "cases/case_form.html", {"form": form, "case": None})
+            messages.success(request, f"Draft “{version.title}” saved.")
+            return redirect("case_edit", case_id=version.case_id)
+    return render(request, "cases/case_form.html", {"form": form, "version": None})
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def case_edit(request, case_id: int):
     case = case_get_for_user(request.user, case_id, "case.edit")
-    form = CaseForm(request.POST or None, initial=CaseForm.initial_from(case))
+    version = case_draft(case=case) or case_latest_version(case=case)
+    form = CaseForm(request.POST or None, initial=CaseForm.initial_from(version))
     if request.method == "POST" and form.is_valid():
-        case_input, study_input = _inputs(form)
         try:
-            case_update(case=case, data=case_input, study=study_input)
+            case_version_update(version=version, content=form.content(kg_version=kg_version()),
+                                studies=form.studies(), author=request.user)
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
             messages.success(request, "Draft saved.")
             return redirect("case_edit", case_id=case.pk)
-    publish_form = PublishForm(organisation=case.organisation, initial={"cohorts": case.cohorts.all()})
-    return render(request, "cases/case_form.html", {"form": form, "case": case, "publish_form": publish_form})
+    return render(request, "cases/case_form.html", {
+        "form": form,
+        "version": version,
+        "case": case,
+        "versions": case.versions.order_by("-number"),
+        "warnings": version_warnings(version=version),
+        "publish_form": PublishForm(organisation=case.organisation, initial={"cohorts": case.cohorts.all()}),
+    })
 
 
 @login_required
-@require_http_methods(["POST"])
+@require_POST
+def case_draft_start_view(request, case_id: int):
+    case = case_get_for_user(request.user, case_id, "case.edit")
+    draft = case_draft_start(case=case, author=request.user)
+    messages.success(request, f"Version {draft.number} is a new draft; students keep the published version "
+                              "until you publish this one.")
+    return redirect("case_edit", case_id=case.pk)
+
+
+@login_required
+@require_POST
 def case_publish_view(request, case_id: int):
     case = case_get_for_user(request.user, case_id, "case.edit")
     form = PublishForm(request.POST, organisation=case.organisation)
-    if form.is_valid():
+    draft = case_draft(case=case)
+    if draft is None:
+        messages.error(request, "There is no draft to publish.")
+    elif form.is_valid():
         try:
-            case_publish(case=case, cohorts=form.cleaned_data["cohorts"])
+            case_publish(version=draft, cohorts=form.cleaned_data["cohorts"])
         except ValidationError as exc:
             for error in exc.messages:
                 messages.error(request, error)
         else:
             names = ", ".join(c.name for c in form.cleaned_data["cohorts"])
-            messages.success(request, f"Published to {names}.")
+            messages.success(request, f"Version {draft.number} published to {names}.")
     else:
         messages.error(request, "Choose at least one cohort to publish to.")
     return redirect("case_edit", case_id=case.pk)
+
+
+@login_required
+@require_POST
+def case_archive_view(request, case_id: int):
+    case = case_get_for_user(request.user, case_id, "case.edit")
+    try:
+        case_archive(case=case)
+    except ValidationError as exc:
+        for error in exc.messages:
+            messages.error(request, error)
+    else:
+        messages.success(request, "Archived: students no longer see this case; started sessions are kept.")
+    return redirect("case_edit", case_id=case.pk)
+
+
+@login_required
+@require_POST
+def case_clone_view(request, case_id: int):
+    case = case_get_for_user(request.user, case_id, "case.edit")
+    copy = case_clone(version=case_latest_version(case=case), author=request.user)
+    messages.success(request, f"Cloned as a new draft case “{copy.title}”.")
+    return redirect("case_edit", case_id=copy.case_id)
+
+
+__all__ = ["VersionStatus"]

@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from cases import kg_views
 from cases import views as case_views
 from simulator.accounts import views as account_views
 from simulator.encounters import views as encounter_views
@@ -12,9 +13,18 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # authoring
+    path("cases/", case_views.case_list, name="case_list"),
     path("cases/new/", case_views.case_new, name="case_new"),
     path("cases/<int:case_id>/edit/", case_views.case_edit, name="case_edit"),
+    path("cases/<int:case_id>/draft/", case_views.case_draft_start_view, name="case_draft_start"),
     path("cases/<int:case_id>/publish/", case_views.case_publish_view, name="case_publish"),
+    path("cases/<int:case_id>/archive/", case_views.case_archive_view, name="case_archive"),
+    path("cases/<int:case_id>/clone/", case_views.case_clone_view, name="case_clone"),
+    # the knowledge graph
+    path("kg/", kg_views.kg_browse, name="kg_browse"),
+    path("kg/search.json", kg_views.kg_search_json, name="kg_search_json"),
+    path("kg/suggest/<str:node_id>.json", kg_views.kg_suggest_json, name="kg_suggest_json"),
+    path("kg/nodes/<str:node_id>/", kg_views.kg_node, name="kg_node"),
     # the student simulation
     path("cases/<int:case_id>/open/", encounter_views.case_open, name="case_open"),
     path("encounters/<int:encounter_id>/", encounter_views.encounter_detail, name="encounter_detail"),

@@ -46,9 +46,10 @@ def world(db, make_user):
     w.sam = make_user("sam", "student", w.north, [w.cohort_a])
     w.tara = make_user("tara", "student", w.north, [w.cohort_a])
     w.omar = make_user("omar", "student", w.north, [w.cohort_b])
-    w.case = case_create(author=w.elena, case=CASE_INPUT, study=STUDY_INPUT)
-    case_publish(case=w.case, cohorts=[w.cohort_a])
-    w.study = w.case.studies.get()
+    w.version = case_create(author=w.elena, content=CASE_INPUT, studies=[STUDY_INPUT])
+    case_publish(version=w.version, cohorts=[w.cohort_a])
+    w.case = w.version.case
+    w.study = w.version.studies.get()
     return w
 
 

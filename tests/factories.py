@@ -1,15 +1,17 @@
 """Inputs shared by tests."""
 
-from cases.services import CaseInput, StudyInput
+from cases.services import CaseContent, StudyInput
 
-CASE_INPUT = CaseInput(
+CASE_INPUT = CaseContent(
     title="Breathless after a fall",
     patient_age=67,
     patient_sex="F",
     presenting_complaint="Right chest pain and breathlessness after a fall.",
-    history="Fell down three stairs yesterday.",
+    history={"onset": "Fell down three stairs yesterday."},
+    vitals={"heart_rate": 98, "spo2": 94},
+    diagnosis_id="disease:pleural_effusion",
     diagnosis="Right pleural effusion",
-    diagnosis_synonyms="pleural effusion, effusion",
+    diagnosis_synonyms="effusion",
     teaching_point="Blunted costophrenic angle with a meniscus.",
 )
 STUDY_INPUT = StudyInput(

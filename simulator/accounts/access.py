@@ -16,11 +16,11 @@ def _role(user) -> str:
 
 def case_relations(user, case) -> set[str]:
     relations = set()
-    if case.author_id == user.pk:
+    if case.created_by_id == user.pk or case.versions.filter(author=user).exists():
         relations.add("author")
     if user.organisation_id and case.organisation_id == user.organisation_id:
         relations.add("org")
-    if case.status == "published" and case.cohorts.filter(members=user).exists():
+    if case.versions.filter(status="published").exists() and case.cohorts.filter(members=user).exists():
         relations.add("cohort")
     return relations
 

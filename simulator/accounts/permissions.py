@@ -21,6 +21,7 @@ ROLES = (EDUCATOR, INSTRUCTOR, STUDENT)
 
 MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "case.create": {EDUCATOR: frozenset({"any"})},
+    "kg.browse": {EDUCATOR: frozenset({"any"}), INSTRUCTOR: frozenset({"any"}), STUDENT: frozenset({"any"})},
     "case.edit": {EDUCATOR: frozenset({"author", "org"})},
     "case.play": {STUDENT: frozenset({"cohort"})},
     "encounter.view": {STUDENT: frozenset({"owner"}), INSTRUCTOR: frozenset({"cohort"})},
@@ -33,6 +34,7 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
 # Every relation an action can be asked under (for generated tests and for `relation_of`).
 RELATIONS: dict[str, tuple[str, ...]] = {
     "case.create": ("any",),
+    "kg.browse": ("any",),
     "case.edit": ("author", "org", "outside"),
     "case.play": ("cohort", "outside"),
     "encounter.view": ("owner", "cohort", "outside"),

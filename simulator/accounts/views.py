@@ -1,7 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
-from cases.selectors import cases_editable_by, cases_playable_by
+from cases.selectors import cases_editable_by, versions_playable_by
 from simulator.encounters.selectors import encounters_of_student
 from simulator.review.selectors import encounters_reviewable_by
 
@@ -14,9 +14,9 @@ def home(request):
     context = {"role": user.role}
     if user.role == Role.STUDENT:
         encounters = {e.case_id: e for e in encounters_of_student(student=user)}
-        context["cases"] = [(case, encounters.get(case.pk)) for case in cases_playable_by(user=user)]
+        context["cases"] = [(v, encounters.get(v.case_id)) for v in versions_playable_by(user=user)]
     elif user.role == Role.EDUCATOR:
-        context["cases"] = cases_editable_by(user=user)
+        context["versions"] = cases_editable_by(user=user)[:10]
     elif user.role == Role.INSTRUCTOR:
         context["cohorts"] = user.cohorts.all()
         context["encounters"] = encounters_reviewable_by(user=user)[:20]

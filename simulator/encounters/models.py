@@ -11,6 +11,7 @@ class Encounter(models.Model):
     """One student working one case; what happened is in its event log."""
 
     case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="encounters")
+    version = models.ForeignKey("cases.CaseVersion", on_delete=models.PROTECT, related_name="encounters")
     student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="encounters")
     cohort = models.ForeignKey("accounts.Cohort", on_delete=models.PROTECT, related_name="encounters")
     status = models.CharField(max_length=20, choices=EncounterStatus.choices, default=EncounterStatus.IN_PROGRESS)

@@ -6,7 +6,7 @@ from .models import Encounter, EncounterEvent
 
 
 def encounters_of_student(*, student) -> QuerySet[Encounter]:
-    return Encounter.objects.filter(student=student).select_related("case")
+    return Encounter.objects.filter(student=student).select_related("version")
 
 
 def encounter_timeline(*, encounter: Encounter) -> QuerySet[EncounterEvent]:

@@ -7,12 +7,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.models import Case, Study
-from cases.selectors import study_conditions, study_seed
+from cases.selectors import case_published_version, study_conditions, study_seed
 from simulator.imaging.models import GenerationJob, JobStatus
 from simulator.imaging.services import generation_job_create
 
 from .models import Encounter, EncounterEvent, EncounterStatus, EventKind, Order
-from .scoring import score_diagnosis
+from .scoring import accepted_synonyms, case_sides, score_diagnosis
 
 
 def encounter_event_log(*, encounter: Encounter, kind: str, data: dict | None = None) -> EncounterEvent:
@@ -21,11 +21,18 @@ def encounter_event_log(*, encounter: Encounter, kind: str, data: dict | None = 
 
 @transaction.atomic
 def encounter_start(*, case: Case, student) -> Encounter:
-    """The student's encounter with the case, created on first open (precondition: case.play allowed)."""
+    """The student's encounter with the case, created on first open and pinned to the version published
+    then (precondition: case.play allowed)."""
+    existing = Encounter.objects.filter(case=case, student=student).first()
+    if existing is not None:
+        return existing
+    version = case_published_version(case=case)
+    if version is None:
+        raise ValidationError("This case is not published.")
     cohort = case.cohorts.filter(members=student).order_by("pk").first()
-    encounter, created = Encounter.objects.get_or_create(case=case, student=student, defaults={"cohort": cohort})
-    if created:
-        encounter_event_log(encounter=encounter, kind=EventKind.OPENED, data={"case": case.title})
+    encounter = Encounter.objects.create(case=case, version=version, student=student, cohort=cohort)
+    encounter_event_log(encounter=encounter, kind=EventKind.OPENED,
+                        data={"case": version.title, "version": version.number})
     return encounter
 
 
@@ -37,7 +44,7 @@ def order_create(*, encounter: Encounter, study_id: int) -> Order:
     Ordering a study twice returns the existing order unless it failed or was cancelled."""
     if encounter.status != EncounterStatus.IN_PROGRESS:
         raise ValidationError("This case is finished; no more studies can be ordered.")
-    study = Study.objects.filter(pk=study_id, case_id=encounter.case_id).first()
+    study = Study.objects.filter(pk=study_id, version_id=encounter.version_id).first()
     if study is None:
         raise ValidationError(f"Study {study_id} is not part of this case.")
     existing = (
@@ -97,8 +104,9 @@ def diagnosis_submit(*, encounter: Encounter, answer: str) -> Encounter:
         raise ValidationError({"answer": "Keep the diagnosis under 300 characters."})
     if encounter.status == EncounterStatus.SUBMITTED:
         raise ValidationError("You already submitted a diagnosis for this case.")
-    case = encounter.case
-    verdict = score_diagnosis(answer, diagnosis=case.diagnosis, synonyms=case.diagnosis_synonyms.split(","))
+    version = encounter.version
+    verdict = score_diagnosis(answer, diagnosis=version.diagnosis, synonyms=accepted_synonyms(version=version),
+                              sides=case_sides(version=version))
     encounter.answer = answer
     encounter.correct = verdict.correct
     encounter.score_rule = verdict.rule

@@ -23,8 +23,8 @@ def encounter_detail(request, encounter_id: int):
     encounter = encounter_get_for_user(request.user, encounter_id, "encounter.act")
     return render(request, "encounters/encounter.html", {
         "encounter": encounter,
-        "case": encounter.case,
-        "studies": encounter.case.studies.all(),
+        "case": encounter.version,  # the version this encounter started on, whatever was published since
+        "studies": encounter.version.studies.all(),
     })
 
 

@@ -10,7 +10,7 @@ from simulator.encounters.models import Encounter
 def encounters_reviewable_by(*, user) -> QuerySet[Encounter]:
     return (
         Encounter.objects.filter(cohort__members=user)
-        .select_related("case", "student", "cohort")
+        .select_related("version", "student", "cohort")
         .annotate(event_count=Count("events"))
         .order_by("-started_at")
         .distinct()
@@ -20,7 +20,7 @@ def encounters_reviewable_by(*, user) -> QuerySet[Encounter]:
 def encounters_of_cohort(*, cohort) -> QuerySet[Encounter]:
     return (
         Encounter.objects.filter(cohort=cohort)
-        .select_related("case", "student")
+        .select_related("version", "student")
         .annotate(event_count=Count("events"))
         .order_by("-started_at")
     )

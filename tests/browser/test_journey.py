@@ -16,22 +16,24 @@ from tests.browser.conftest import login
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
+SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
 
 def test_educator_student_instructor_journey(live_app, new_page):
     base, _ = live_app
 
-    # 2. the educator writes a case and publishes it to Group A
+    # 2. the educator writes a case from a knowledge-graph diagnosis and publishes it to Group A
     educator = new_page()
     login(educator, base, "educator")
+    educator.click("nav >> text=Cases")
     educator.click("text=New case")
     fields = {
         "title": "Fever and right-sided chest pain",
         "patient_age": "61",
-        "presenting_complaint": "Three days of fever, productive cough and right pleuritic pain.",
-        "history": "Retired teacher. Non-smoker. Type 2 diabetes on metformin.",
-        "diagnosis": "Right pleural effusion",
-        "diagnosis_synonyms": "pleural effusion, parapneumonic effusion",
+        "presenting_complaint": "Three days of fever and right pleuritic pain",
+        "history_past_history": "Type 2 diabetes.",
+        "history_medications": "Metformin.",
+        "diagnosis_synonyms": "parapneumonic effusion",
         "teaching_point": "A meniscus at the costophrenic angle: fluid sits in the dependent pleural space.",
         "study_prompt": "PA chest radiograph with a moderate right pleural effusion",
         "seed": "5",
@@ -39,13 +41,23 @@ def test_educator_student_instructor_journey(live_app, new_page):
     for name, value in fields.items():
         educator.fill(f"[name={name}]", value)
     educator.select_option("[name=patient_sex]", "F")
-    educator.select_option("[name=finding_0_key]", "effusion")
+    educator.fill("[name=diagnosis]", "pleural eff")
+    educator.click("#diagnosis-results li:has-text('Pleural effusion')")
+    assert educator.input_value("[name=diagnosis_id]") == "disease:pleural_effusion"
+    educator.click("#suggest")
+    educator.wait_for_selector("#suggestions label.suggestion")
+    suggested = educator.inner_text("#suggestions")
+    assert "effusion" in suggested.lower()
+    educator.click("#apply-suggestions")
+    assert educator.input_value("[name=finding_0_key]") == "effusion"
     educator.select_option("[name=finding_0_laterality]", "right")
+    assert educator.locator("#differentials li").count() >= 1
+    educator.screenshot(path=str(SCREENSHOTS / "case-editor.png"), full_page=True)
     educator.click("text=Save draft")
     educator.wait_for_selector("text=saved")
     educator.check("label:has-text('Group A') input")
     educator.click("button:has-text('Publish')")
-    educator.wait_for_selector("text=Published to Year 3 — Group A")
+    educator.wait_for_selector("text=published to Year 3 — Group A")
     case_id = re.search(r"/cases/(\d+)/edit/", educator.url).group(1)
 
     # 3. the student opens it and orders the chest X-ray; it streams in over the websocket
@@ -70,7 +82,6 @@ def test_educator_student_instructor_journey(live_app, new_page):
     shot = student.locator("#viewer").screenshot()
     stats = ImageStat.Stat(Image.open(io.BytesIO(shot)).convert("L"))
     assert stats.stddev[0] > 5, "the viewer shows a flat image"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     student.screenshot(path=str(SCREENSHOTS / "student-case.png"))
 
     # 4. the student submits a diagnosis and sees the teaching point

@@ -37,10 +37,12 @@ def situation(world, make_user, action: str, role: str, relation: str):
     n = f"{action.replace('.', '_')}_{role}_{relation}"
     if action == "case.create":
         return make_user(n, role, world.north), "get", "/cases/new/"
+    if action == "kg.browse":
+        return make_user(n, role, world.north), "get", "/kg/?q=effusion"
     if action == "case.edit":
         user = make_user(n, role, world.south if relation == "outside" else world.north)
         if relation == "author":
-            world.case.author = user
+            world.case.created_by = user
             world.case.save()
         return user, "get", f"/cases/{world.case.pk}/edit/"
     if action == "case.play":

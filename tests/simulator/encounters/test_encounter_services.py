@@ -42,9 +42,9 @@ def test_per_student_seeds_differ_but_are_stable(world):
 @pytest.mark.django_db
 def test_diagnosis_is_scored_logged_and_final(world, sam_encounter):
     encounter = diagnosis_submit(encounter=sam_encounter, answer="pleural effusion")
-    assert encounter.correct is True and encounter.score_rule == "synonym match"
+    assert encounter.correct is True and encounter.score_rule == "exact match"
     event = encounter.events.get(kind=EventKind.SUBMITTED)
-    assert event.data == {"answer": "pleural effusion", "correct": True, "rule": "synonym match"}
+    assert event.data == {"answer": "pleural effusion", "correct": True, "rule": "exact match"}
     with pytest.raises(ValidationError, match="already submitted"):
         diagnosis_submit(encounter=encounter, answer="pneumonia")
     with pytest.raises(ValidationError, match="finished"):

@@ -129,7 +129,8 @@ async def test_a_study_of_another_case_cannot_be_ordered(world, sam_encounter):
     from cases.services import case_create
     from tests.factories import CASE_INPUT, STUDY_INPUT
 
-    other = await database_sync_to_async(case_create)(author=world.elena, case=CASE_INPUT, study=STUDY_INPUT)
+    other = await database_sync_to_async(case_create)(author=world.elena, content=CASE_INPUT,
+                                                      studies=[STUDY_INPUT])
     other_study = await database_sync_to_async(lambda: other.studies.get().pk)()
     comm, _ = await connected(sam_encounter, world.sam)
     await comm.send_json_to({"type": "order", "study": other_study})
