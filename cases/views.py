@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -80,6 +81,29 @@ def case_edit(request, case_id: int):
         "warnings": version_warnings(version=version),
         "publish_form": PublishForm(organisation=case.organisation, initial={"cohorts": case.cohorts.all()}),
     })
+
+
+@login_required
+@require_POST
+def case_autosave(request, case_id: int):
+    """Save the draft from the editor's form in the background; errors come back per field and nothing
+    is saved until the draft is valid (the page keeps what was typed)."""
+    case = case_get_for_user(request.user, case_id, "case.edit")
+    version = case_draft(case=case)
+    if version is None:
+        return JsonResponse({"saved": False, "errors": {"__all__": ["This version is published; start a new "
+                                                                    "draft to edit it."]}}, status=409)
+    form = CaseForm(request.POST)
+    if form.is_valid():
+        try:
+            version = case_version_update(version=version, content=form.content(kg_version=kg_version()),
+                                          studies=form.studies(), author=request.user)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+    if form.errors:
+        return JsonResponse({"saved": False, "errors": form.errors.get_json_data()}, status=422)
+    return JsonResponse({"saved": True, "saved_at": version.updated_at.isoformat(),
+                         "warnings": version_warnings(version=version)})
 
 
 @login_required

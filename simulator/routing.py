@@ -2,8 +2,9 @@
 
 from django.urls import path
 
-from simulator.imaging.consumers import EncounterImagingConsumer
+from simulator.imaging.consumers import CasePreviewConsumer, EncounterImagingConsumer
 
 websocket_urlpatterns = [
     path("ws/encounters/<int:encounter_id>/imaging/", EncounterImagingConsumer.as_asgi()),
+    path("ws/cases/<int:case_id>/preview/", CasePreviewConsumer.as_asgi()),
 ]

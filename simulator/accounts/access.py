@@ -59,6 +59,17 @@ def require_role_for(user, action: str) -> None:
     enforce(decide(action, _role(user), {"any", "member"}) if _role(user) else Decision.FORBIDDEN)
 
 
+def decision_for_case(user, case_id: int, action: str) -> int:
+    """The matrix decision for a case, without raising (for sockets)."""
+    from cases.models import Case
+
+    role = _role(user)
+    if not role:
+        return Decision.FORBIDDEN
+    case = Case.objects.filter(pk=case_id).first()
+    return decide(action, role, case_relations(user, case) if case else set())
+
+
 def case_get_for_user(user, case_id: int, action: str):
     from cases.models import Case
 

@@ -66,6 +66,20 @@ def generation_job_create(
     return job
 
 
+MAX_PREVIEW_VARIANTS = 4
+
+
+@transaction.atomic
+def preview_jobs_create(*, study, seeds: list[int], requested_by) -> list[GenerationJob]:
+    """Draft previews for an educator: one job per seed, drawn from the study as saved."""
+    from cases.selectors import study_conditions
+
+    if not 1 <= len(seeds) <= MAX_PREVIEW_VARIANTS:
+        raise ConditionError(f"ask for 1 to {MAX_PREVIEW_VARIANTS} variants, not {len(seeds)}")
+    conditions = study_conditions(study=study)
+    return [generation_job_create(conditions=conditions, seed=seed, requested_by=requested_by) for seed in seeds]
+
+
 def generation_job_enqueue(*, job_id: int) -> None:
     worker = settings.GENERATION_WORKER
     if worker == "inprocess":

@@ -55,6 +55,16 @@ def test_educator_student_instructor_journey(live_app, new_page):
     educator.screenshot(path=str(SCREENSHOTS / "case-editor.png"), full_page=True)
     educator.click("text=Save draft")
     educator.wait_for_selector("text=saved")
+
+    # previews of the draft stream in over the same socket machinery; pin the second variant
+    educator.click("#preview-four")
+    educator.locator(".variant.done").nth(3).wait_for(timeout=120_000)
+    assert educator.locator(".variant").count() == 4
+    educator.locator(".variant").nth(1).locator(".pin").click()
+    educator.wait_for_selector("#autosave-status:has-text('Saved at')")
+    seed = educator.input_value("[name=seed]")
+    assert seed != "5"
+    educator.screenshot(path=str(SCREENSHOTS / "case-preview.png"), full_page=True)
     educator.check("label:has-text('Group A') input")
     educator.click("button:has-text('Publish')")
     educator.wait_for_selector("text=published to Year 3 — Group A")
@@ -76,7 +86,7 @@ def test_educator_student_instructor_journey(live_app, new_page):
     previews = student.eval_on_selector_all("#previews img.preview", "els => els.map(e => e.title)")
     assert len(previews) >= 3 and previews[-1].startswith("step 20")
     provenance = student.inner_text("#provenance")
-    assert "seed 5" in provenance and "@" in provenance
+    assert f"seed {seed} " in provenance and "@" in provenance
     student.wait_for_selector("#viewer canvas")
     student.wait_for_timeout(500)
     shot = student.locator("#viewer").screenshot()
@@ -99,7 +109,7 @@ def test_educator_student_instructor_journey(live_app, new_page):
     timeline = instructor.inner_text(".timeline")
     for step in ("Opened the case", "Ordered a study", "Study generated", "Image shown", "Submitted a diagnosis"):
         assert step in timeline
-    assert "seed 5" in timeline and "right pleural effusion" in timeline
+    assert f"seed {seed}" in timeline and "right pleural effusion" in timeline
     instructor.screenshot(path=str(SCREENSHOTS / "instructor-replay.png"))
 
     # 6. a student of the other cohort cannot see the case nor open the session's socket

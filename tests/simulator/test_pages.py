@@ -5,19 +5,8 @@ from django.test import Client
 
 from cases.models import CaseVersion, VersionStatus
 from simulator.encounters.models import Encounter
+from tests.factories import CASE_FORM as FORM
 
-FORM = {
-    "title": "Cough and fever", "patient_age": "58", "patient_sex": "M",
-    "presenting_complaint": "Three days of productive cough and fever.", "history_smoking": "20 pack-years",
-    "history_onset": "Three days ago", "vital_heart_rate": "104", "vital_temperature": "38.6",
-    "exam": "Bronchial breathing right base.", "diagnosis_id": "disease:lobar_pneumonia",
-    "diagnosis": "Right lower lobe pneumonia", "diagnosis_synonyms": "CAP",
-    "differentials": "disease:pleural_effusion,disease:pulmonary_embolism",
-    "teaching_point": "Air bronchograms mean airspace disease.", "study_title": "Chest X-ray PA",
-    "study_modality": "cxr", "study_view": "PA", "study_prompt": "right lower lobe consolidation",
-    "seed_policy": "fixed", "seed": "3",
-    "finding_0_key": "consolidation", "finding_0_laterality": "right", "finding_0_severity": "moderate",
-}
 
 
 def _create(client, **changes):
