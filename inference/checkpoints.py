@@ -178,7 +178,11 @@ def load_checkpoint(path: str | Path, *, model: torch.nn.Module, ema: torch.nn.M
         for key, value in meta["optimizer"]["scalars"].items():
             idx, name = key.split(".", 1)
             state.setdefault(int(idx), {})[name] = value
-        optimizer.load_state_dict({"state": state, "param_groups": meta["optimizer"]["param_groups"]})
+        groups = [
+            {k: tuple(v) if k == "betas" else v for k, v in group.items()}  # JSON turned the tuple into a list
+            for group in meta["optimizer"]["param_groups"]
+        ]
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
     if "rng.torch" in tensors:
         torch.set_rng_state(tensors["rng.torch"])
     return meta

@@ -177,7 +177,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, data_source: Callable | Non
         report_prob=cfg.report_prob,
     )
     loader = DataLoader(dataset, batch_size=None, num_workers=cfg.data_workers, worker_init_fn=_worker_init,
-                        prefetch_factor=4 if cfg.data_workers else None)
+                        prefetch_factor=4 if cfg.data_workers else None,
+                        generator=torch.Generator().manual_seed(cfg.seed))  # leaves the global RNG alone (resume)
     train_args = asdict(cfg)
     cross = model_cfg.text_mode == "cross"
     print(f"{cfg.name}: {count_parameters(model) / 1e6:.2f}M parameters, {model_cfg.num_tokens} tokens, "
