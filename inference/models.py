@@ -19,7 +19,7 @@ with probability `cond_drop_prob`.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 import torch.nn as nn
@@ -268,7 +268,6 @@ class PreparedCondition:
     mask_tokens: torch.Tensor  # (N, T, D) patch embedding of the mask channels
     ctx: torch.Tensor | None = None  # (N, L, D) cross-attention context
     ctx_mask: torch.Tensor | None = None  # (N, L) bool
-    extra: dict = field(default_factory=dict)
 
 
 class DiT(nn.Module):
