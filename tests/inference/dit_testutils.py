@@ -11,7 +11,7 @@ import torch
 from inference.models import DiT, DiTConfig
 from inference.text import TextEmbedding
 
-TINY = dict(image_size=16, patch_size=4, hidden=32, depth=2, heads=2)
+TINY = {"image_size": 16, "patch_size": 4, "hidden": 32, "depth": 2, "heads": 2}
 
 
 class FakeTextEncoder:
@@ -83,7 +83,9 @@ def synthetic_source(seed: int, modality: str, size: int) -> SyntheticSample:
     from inference.conditions import Conditions, Finding
 
     rng = np.random.default_rng(seed)
-    image = np.full((size, size), 0.2, np.float32) + 0.02 * rng.standard_normal((size, size)).astype(np.float32)
+    image = np.full((size, size), 0.2, np.float32) + 0.02 * rng.standard_normal((size, size)).astype(
+        np.float32
+    )
     masks, findings = {}, []
     if rng.random() < 0.7:
         key = ("nodule", "mass", "consolidation")[rng.integers(3)]

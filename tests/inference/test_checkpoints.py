@@ -6,8 +6,8 @@ import json
 
 import pytest
 import torch
-
 from dit_testutils import tiny_config, tiny_model
+
 from inference.checkpoints import (
     file_sha256,
     latest_checkpoint,
@@ -22,8 +22,9 @@ from inference.models import DiT
 
 def test_weights_round_trip(tmp_path):
     model = tiny_model(text_mode="cross")
-    path = save_weights(tmp_path / "w", model.state_dict(), model.config, name="tiny-x", train_args={"lr": 1e-3},
-                        step=42)
+    path = save_weights(
+        tmp_path / "w", model.state_dict(), model.config, name="tiny-x", train_args={"lr": 1e-3}, step=42
+    )
     assert path.suffix == ".safetensors" and path.with_suffix(".json").is_file()
     loaded, meta = load_model(path)
     assert loaded.config == model.config
@@ -71,8 +72,9 @@ def test_training_checkpoint_round_trip(tmp_path):
     model(torch.randn(2, 1, 16, 16), torch.tensor([1, 2]), _cond(2)).square().mean().backward()
     opt.step()
     rng_before = torch.get_rng_state()
-    path = save_checkpoint(tmp_path, step=5, model=model, ema=ema, optimizer=opt, config=model.config,
-                           train_args={"name": "t"})
+    path = save_checkpoint(
+        tmp_path, step=5, model=model, ema=ema, optimizer=opt, config=model.config, train_args={"name": "t"}
+    )
     assert latest_checkpoint(tmp_path) == path
     model2, ema2 = DiT(tiny_config()), DiT(tiny_config())
     opt2 = torch.optim.AdamW(model2.parameters(), lr=1e-3)
@@ -96,8 +98,16 @@ def test_keeps_only_the_newest_checkpoints(tmp_path):
     model = DiT(tiny_config())
     opt = torch.optim.AdamW(model.parameters())
     for step in (1, 2, 3, 4):
-        save_checkpoint(tmp_path, step=step, model=model, ema=model, optimizer=opt, config=model.config,
-                        train_args={}, keep=2)
+        save_checkpoint(
+            tmp_path,
+            step=step,
+            model=model,
+            ema=model,
+            optimizer=opt,
+            config=model.config,
+            train_args={},
+            keep=2,
+        )
     names = sorted(p.name for p in tmp_path.glob("ckpt-*.safetensors"))
     assert names == ["ckpt-0000003.safetensors", "ckpt-0000004.safetensors"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from dit_testutils import disc, tiny_model
+
 from inference.conditions import MASK_SIZE, MAX_FINDINGS, Conditions, Finding, mask_to_png_b64
 from inference.encoding import encode_conditions, location_id, resize_mask
 from inference.models import LOCATIONS
@@ -19,7 +19,14 @@ def _conds():
         Conditions(
             prompt="large left effusion",
             findings=(
-                Finding("nodule", "left", location="RUL", size_mm=18, severity="mild", mask_png_b64=mask_to_png_b64(mask)),
+                Finding(
+                    "nodule",
+                    "left",
+                    location="RUL",
+                    size_mm=18,
+                    severity="mild",
+                    mask_png_b64=mask_to_png_b64(mask),
+                ),
                 Finding("effusion", "bilateral", severity="severe"),
             ),
         ),
@@ -36,7 +43,10 @@ def test_shapes_and_ids(fake_text):
     assert enc["text"].shape == (2, 384)
     assert enc["finding_ids"][0, :3].tolist() == [FINDING_IDS["nodule"], FINDING_IDS["effusion"], 0]
     assert enc["finding_ids"][1].sum() == 0  # a normal study: all slots empty
-    assert enc["laterality_ids"][0, :2].tolist() == [LATERALITIES.index("left"), LATERALITIES.index("bilateral")]
+    assert enc["laterality_ids"][0, :2].tolist() == [
+        LATERALITIES.index("left"),
+        LATERALITIES.index("bilateral"),
+    ]
     assert enc["severity_ids"][0, :2].tolist() == [SEVERITIES.index("mild"), SEVERITIES.index("severe")]
     assert enc["location_ids"][0, 0] == LOCATIONS.index("rul")
     assert enc["finding_features"][0, 0, :2].tolist() == pytest.approx([1.0, 0.18])
@@ -53,7 +63,7 @@ def test_mask_is_resized_into_its_slot(fake_text):
     assert m[8, 24] == 1.0 and m[24, 8] == 0.0
     assert 0.02 < m.mean() < 0.04  # pi * 3^2 / 32^2 ~ 0.028 (area resampling keeps coverage)
     assert enc["masks"][0, 1:].abs().sum() == 0  # undrawn finding: zero channel, the model chooses
-    has_mask, area, cy, cx = enc["finding_features"][0, 0, 2:].tolist()
+    has_mask, _area, cy, cx = enc["finding_features"][0, 0, 2:].tolist()
     assert has_mask == 1.0 and cy < 0 < cx
 
 
@@ -99,8 +109,9 @@ def test_dropped_condition_ignores_the_condition(fake_text, text_mode):
 
 def test_training_mode_drops_conditions_at_random():
     model = tiny_model(cond_drop_prob=0.5).train()
-    enc = {k: v for k, v in encode_conditions([Conditions()] * 64, image_size=16,
-                                              text_encoder=_Zero()).items()}
+    enc = {
+        k: v for k, v in encode_conditions([Conditions()] * 64, image_size=16, text_encoder=_Zero()).items()
+    }
     torch.manual_seed(0)
     prepared = model.prepare(enc)
     null = model.y_embedder.null

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dit_testutils import disc, save_tiny_weights
 from PIL import Image
 
-from dit_testutils import disc, save_tiny_weights
 from inference.conditions import ConditionError, Conditions, Finding, mask_to_png_b64
 from inference.pipeline import (
     DEFAULT_WEIGHTS,
@@ -33,7 +33,9 @@ def generator(tiny_weights, fake_text):
 
 
 def _request(**kw):
-    conditions = kw.pop("conditions", Conditions(findings=(Finding("nodule", "right", size_mm=15),), prompt="nodule"))
+    conditions = kw.pop(
+        "conditions", Conditions(findings=(Finding("nodule", "right", size_mm=15),), prompt="nodule")
+    )
     return GenerationRequest(conditions=conditions, **{"seed": 7, "steps": 4, **kw})
 
 
@@ -89,7 +91,9 @@ def test_native_pixels_and_provenance(generator, tiny_weights):
 
     sha = hashlib.sha256(Path(tiny_weights).read_bytes()).hexdigest()
     assert prov["weights_sha256"] == sha and result.model_version == f"tiny-test@{sha[:12]}"
-    assert prov["seed"] == 7 and prov["steps"] == 4 and prov["sampler"] == "dpmpp2m" and prov["guidance"] == 1.5
+    assert (
+        prov["seed"] == 7 and prov["steps"] == 4 and prov["sampler"] == "dpmpp2m" and prov["guidance"] == 1.5
+    )
     assert Conditions.from_json(prov["conditions"]) == _request().conditions
     assert {"torch", "dtype", "device"} <= set(prov)
 
@@ -98,8 +102,10 @@ def test_ct_and_lap_native_types(tmp_path, fake_text):
     ct = Generator(save_tiny_weights(tmp_path / "ct.safetensors", modalities=("ct",)), text_encoder=fake_text)
     r = ct.generate(_request(conditions=Conditions(modality="ct", view="axial")))
     assert r.pixels.dtype == np.int16 and r.pixels.min() >= -1024 and r.pixels.max() <= 1024
-    lap = Generator(save_tiny_weights(tmp_path / "lap.safetensors", modalities=("lap",), in_channels=3),
-                    text_encoder=fake_text)
+    lap = Generator(
+        save_tiny_weights(tmp_path / "lap.safetensors", modalities=("lap",), in_channels=3),
+        text_encoder=fake_text,
+    )
     r = lap.generate(_request(conditions=Conditions(modality="lap", view="scope")))
     assert r.pixels.dtype == np.uint8 and r.pixels.shape == (16, 16, 3) and r.display.shape == (16, 16, 3)
     with pytest.raises(RequestError, match="generates ct, not 'cxr'"):
@@ -109,8 +115,13 @@ def test_ct_and_lap_native_types(tmp_path, fake_text):
 def test_drawn_mask_changes_the_image(generator):
     mask = mask_to_png_b64(disc(256, 64, 64, 40))
     plain = generator.generate(_request())
-    drawn = generator.generate(_request(conditions=Conditions(
-        findings=(Finding("nodule", "right", size_mm=15, mask_png_b64=mask),), prompt="nodule")))
+    drawn = generator.generate(
+        _request(
+            conditions=Conditions(
+                findings=(Finding("nodule", "right", size_mm=15, mask_png_b64=mask),), prompt="nodule"
+            )
+        )
+    )
     assert plain.pixels.tobytes() != drawn.pixels.tobytes()
 
 
@@ -124,8 +135,14 @@ def _png_b64(array) -> str:
     "request_kw, message",
     [
         ({"conditions": Conditions(findings=(Finding("dragon", "left"),))}, "unknown finding 'dragon'"),
-        ({"conditions": Conditions(findings=(Finding("nodule", "left", mask_png_b64=_png_b64(np.zeros((64, 64), np.uint8))),))},
-         "expected 256x256"),
+        (
+            {
+                "conditions": Conditions(
+                    findings=(Finding("nodule", "left", mask_png_b64=_png_b64(np.zeros((64, 64), np.uint8))),)
+                )
+            },
+            "expected 256x256",
+        ),
         ({"guidance": 11}, "guidance must be in 0..10"),
         ({"guidance": -0.5}, "guidance must be in 0..10"),
         ({"guidance": float("nan")}, "guidance"),
@@ -156,8 +173,9 @@ def test_default_weights_real_text_encoder():
     assert DEFAULT_WEIGHTS["cxr"].is_file()
     gen = get_generator()
     assert get_generator() is gen
-    request = GenerationRequest(Conditions(prompt="left effusion", findings=(Finding("effusion", "left"),)),
-                                seed=3, steps=2)
+    request = GenerationRequest(
+        Conditions(prompt="left effusion", findings=(Finding("effusion", "left"),)), seed=3, steps=2
+    )
     a, b = gen.generate(request), gen.generate(request)
     assert a.pixels.shape == (64, 64) and a.pixels.dtype == np.uint16
     assert a.pixels.tobytes() == b.pixels.tobytes()
@@ -170,5 +188,7 @@ def test_importing_pipeline_does_not_import_django():
         "bad = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.'));"
         "print(bad); sys.exit(1 if bad else 0)"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], check=False, cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -6,8 +6,8 @@ import json
 
 import pytest
 import torch
-
 from dit_testutils import FakeTextEncoder, synthetic_source
+
 from inference import train as train_module
 from inference.checkpoints import latest_checkpoint, load_weights
 from inference.train import PhantomBatches, TrainConfig, export, train
@@ -16,8 +16,17 @@ TINY_MODEL = {"preset": "dit-xs", "image_size": 16, "hidden": 32, "depth": 2, "h
 
 
 def _cfg(tmp_path, name="run", **kw):
-    base = dict(name=name, model=dict(TINY_MODEL), batch_size=4, max_steps=4, checkpoint_every=2, data_workers=0,
-                run_dir=str(tmp_path / name), warmup_steps=2, log_every=1)
+    base = {
+        "name": name,
+        "model": dict(TINY_MODEL),
+        "batch_size": 4,
+        "max_steps": 4,
+        "checkpoint_every": 2,
+        "data_workers": 0,
+        "run_dir": str(tmp_path / name),
+        "warmup_steps": 2,
+        "log_every": 1,
+    }
     return TrainConfig(**{**base, **kw})
 
 
@@ -27,19 +36,24 @@ def _weights(path):
 
 def test_train_checkpoints_and_resumes_exactly(tmp_path):
     text = FakeTextEncoder()
-    straight = train(_cfg(tmp_path, "straight"), data_source=synthetic_source, text_encoder=text, progress=False)
+    straight = train(
+        _cfg(tmp_path, "straight"), data_source=synthetic_source, text_encoder=text, progress=False
+    )
     assert straight.name == "ckpt-0000004.safetensors"
     meta = json.loads(straight.with_suffix(".json").read_text())
     assert meta["step"] == 4 and meta["train_args"]["batch_size"] == 4 and meta["config"]["hidden"] == 32
     log = [json.loads(line) for line in (tmp_path / "straight" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3, 4] and all(r["loss"] > 0 for r in log)
 
-    half = train(_cfg(tmp_path, "split", max_steps=2), data_source=synthetic_source, text_encoder=text, progress=False)
+    half = train(
+        _cfg(tmp_path, "split", max_steps=2), data_source=synthetic_source, text_encoder=text, progress=False
+    )
     assert half.name == "ckpt-0000002.safetensors"
     with pytest.raises(SystemExit, match="--resume"):
         train(_cfg(tmp_path, "split"), data_source=synthetic_source, text_encoder=text, progress=False)
-    resumed = train(_cfg(tmp_path, "split"), resume=True, data_source=synthetic_source, text_encoder=text,
-                    progress=False)
+    resumed = train(
+        _cfg(tmp_path, "split"), resume=True, data_source=synthetic_source, text_encoder=text, progress=False
+    )
     assert resumed.name == "ckpt-0000004.safetensors"
     # same data stream, optimizer, EMA and RNG after the resume: identical weights
     a, b = _weights(straight), _weights(resumed)
@@ -50,8 +64,16 @@ def test_train_checkpoints_and_resumes_exactly(tmp_path):
 
 def test_masks_are_fed_with_probability():
     def batch(p):
-        ds = PhantomBatches(synthetic_source, modality="cxr", size=16, batch_size=16, seed=0, start_batch=0,
-                            mask_prob=p, report_prob=1.0)
+        ds = PhantomBatches(
+            synthetic_source,
+            modality="cxr",
+            size=16,
+            batch_size=16,
+            seed=0,
+            start_batch=0,
+            mask_prob=p,
+            report_prob=1.0,
+        )
         return ds.make_batch(0)
 
     with_masks, without = batch(1.0), batch(0.0)
@@ -83,7 +105,9 @@ def test_cli_with_a_data_worker_then_export(tmp_path, monkeypatch):
     from inference.pipeline import GenerationRequest, Generator
 
     generator = Generator(path, text_encoder=FakeTextEncoder())
-    result = generator.generate(GenerationRequest(Conditions(findings=(Finding("nodule", "left"),)), seed=1, steps=2))
+    result = generator.generate(
+        GenerationRequest(Conditions(findings=(Finding("nodule", "left"),)), seed=1, steps=2)
+    )
     assert result.model_version.startswith("tiny-export@")
 
 
