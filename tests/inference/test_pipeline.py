@@ -192,3 +192,12 @@ def test_importing_pipeline_does_not_import_django():
         [sys.executable, "-c", code], check=False, cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_cross_attention_weights_generate_with_guidance(tmp_path, fake_text):
+    weights = save_tiny_weights(tmp_path / "cross.safetensors", text_mode="cross")
+    generator = Generator(weights, text_encoder=fake_text)
+    long_prompt = Conditions(prompt="a much longer prompt with many more tokens in it", findings=())
+    a = generator.generate(_request(conditions=long_prompt, guidance=2.0))
+    b = generator.generate(_request(conditions=Conditions(prompt="short"), guidance=2.0))
+    assert a.pixels.tobytes() != b.pixels.tobytes()
