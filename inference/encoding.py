@@ -40,7 +40,7 @@ STRUCTURED_KEYS = (
 
 
 def location_id(location: str) -> int:
-    text = " ".join(location.strip().lower().split())
+    text = " ".join(str(location or "").strip().lower().split())
     if not text:
         return 0
     try:
