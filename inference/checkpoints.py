@@ -46,7 +46,7 @@ def file_sha256(path: str | Path) -> str:
 
 
 def model_version(name: str, sha256: str) -> str:
-    """"<config name>@<first 12 hex of the weights sha256>"."""
+    """ "<config name>@<first 12 hex of the weights sha256>"."""
     return f"{name}@{sha256[:12]}"
 
 
@@ -56,8 +56,16 @@ def _write_json(path: Path, data: dict) -> None:
     tmp.replace(path)
 
 
-def save_weights(path: str | Path, state_dict: dict[str, torch.Tensor], config: DiTConfig, *, name: str | None = None,
-                 dtype: torch.dtype | None = None, train_args: dict | None = None, step: int = 0) -> Path:
+def save_weights(
+    path: str | Path,
+    state_dict: dict[str, torch.Tensor],
+    config: DiTConfig,
+    *,
+    name: str | None = None,
+    dtype: torch.dtype | None = None,
+    train_args: dict | None = None,
+    step: int = 0,
+) -> Path:
     """Write `<path>.safetensors` + `<path>.json`; `dtype` (e.g. float16) shrinks the file for shipping."""
     path = Path(path).with_suffix(".safetensors")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,14 +76,17 @@ def save_weights(path: str | Path, state_dict: dict[str, torch.Tensor], config: 
             value = value.to(dtype)
         tensors[key] = value.contiguous()
     save_file(tensors, str(path), metadata={"format": WEIGHTS_FORMAT})
-    _write_json(sidecar_path(path), {
-        "format": WEIGHTS_FORMAT,
-        "name": name or path.stem,
-        "config": config.to_dict(),
-        "train_args": train_args or {},
-        "step": int(step),
-        "dtype": str(dtype or "as saved").replace("torch.", ""),
-    })
+    _write_json(
+        sidecar_path(path),
+        {
+            "format": WEIGHTS_FORMAT,
+            "name": name or path.stem,
+            "config": config.to_dict(),
+            "train_args": train_args or {},
+            "step": int(step),
+            "dtype": str(dtype or "as saved").replace("torch.", ""),
+        },
+    )
     return path
 
 
@@ -93,10 +104,12 @@ def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], DiTConfig, 
     config = DiTConfig.from_dict(meta["config"])
     tensors = load_file(str(path))
     if meta["format"] == CHECKPOINT_FORMAT:  # a training checkpoint: use its EMA weights
-        tensors = {k[len("ema."):]: v for k, v in tensors.items() if k.startswith("ema.")}
+        tensors = {k[len("ema.") :]: v for k, v in tensors.items() if k.startswith("ema.")}
     state = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
     sha = file_sha256(path)
-    meta = dict(meta, sha256=sha, model_version=model_version(meta.get("name") or path.stem, sha), path=str(path))
+    meta = dict(
+        meta, sha256=sha, model_version=model_version(meta.get("name") or path.stem, sha), path=str(path)
+    )
     return state, config, meta
 
 
@@ -125,8 +138,17 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def save_checkpoint(run_dir: str | Path, *, step: int, model: torch.nn.Module, ema: torch.nn.Module,
-                    optimizer: torch.optim.Optimizer, config: DiTConfig, train_args: dict, keep: int = 3) -> Path:
+def save_checkpoint(
+    run_dir: str | Path,
+    *,
+    step: int,
+    model: torch.nn.Module,
+    ema: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    config: DiTConfig,
+    train_args: dict,
+    keep: int = 3,
+) -> Path:
     """Model, EMA, optimizer state and RNG state at `step`; keeps the newest `keep` checkpoints."""
     path = checkpoint_path(run_dir, step)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -144,14 +166,17 @@ def save_checkpoint(run_dir: str | Path, *, step: int, model: torch.nn.Module, e
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata={"format": CHECKPOINT_FORMAT})
     tmp.replace(path)
-    _write_json(sidecar_path(path), {
-        "format": CHECKPOINT_FORMAT,
-        "name": train_args.get("name") or Path(run_dir).name,
-        "config": config.to_dict(),
-        "train_args": train_args,
-        "step": int(step),
-        "optimizer": {"param_groups": opt_state["param_groups"], "scalars": scalars},
-    })
+    _write_json(
+        sidecar_path(path),
+        {
+            "format": CHECKPOINT_FORMAT,
+            "name": train_args.get("name") or Path(run_dir).name,
+            "config": config.to_dict(),
+            "train_args": train_args,
+            "step": int(step),
+            "optimizer": {"param_groups": opt_state["param_groups"], "scalars": scalars},
+        },
+    )
     old = sorted(p for p in Path(run_dir).iterdir() if _CKPT_RE.match(p.name))[:-keep] if keep else []
     for p in old:
         p.unlink(missing_ok=True)
@@ -159,8 +184,13 @@ def save_checkpoint(run_dir: str | Path, *, step: int, model: torch.nn.Module, e
     return path
 
 
-def load_checkpoint(path: str | Path, *, model: torch.nn.Module, ema: torch.nn.Module,
-                    optimizer: torch.optim.Optimizer | None = None) -> dict:
+def load_checkpoint(
+    path: str | Path,
+    *,
+    model: torch.nn.Module,
+    ema: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> dict:
     """Restore model, EMA, optimizer and RNG state in place; returns the sidecar (with "step")."""
     path = _require_safetensors(path)
     meta = read_sidecar(path)
@@ -178,7 +208,13 @@ def load_checkpoint(path: str | Path, *, model: torch.nn.Module, ema: torch.nn.M
         for key, value in meta["optimizer"]["scalars"].items():
             idx, name = key.split(".", 1)
             state.setdefault(int(idx), {})[name] = value
-        optimizer.load_state_dict({"state": state, "param_groups": meta["optimizer"]["param_groups"]})
+        groups = [
+            {
+                k: tuple(v) if k == "betas" else v for k, v in group.items()
+            }  # JSON turned the tuple into a list
+            for group in meta["optimizer"]["param_groups"]
+        ]
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
     if "rng.torch" in tensors:
         torch.set_rng_state(tensors["rng.torch"])
     return meta

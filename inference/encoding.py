@@ -26,13 +26,21 @@ from .models import ALL_VIEWS, LOCATIONS, N_FINDING_FEATURES
 from .vocabulary import AGE_BANDS, FINDING_IDS, LATERALITIES, MODALITIES, SEVERITIES, SEXES
 
 STRUCTURED_KEYS = (
-    "finding_ids", "laterality_ids", "severity_ids", "location_ids", "finding_features", "masks",
-    "sex_ids", "age_ids", "modality_ids", "view_ids",
+    "finding_ids",
+    "laterality_ids",
+    "severity_ids",
+    "location_ids",
+    "finding_features",
+    "masks",
+    "sex_ids",
+    "age_ids",
+    "modality_ids",
+    "view_ids",
 )
 
 
 def location_id(location: str) -> int:
-    text = " ".join(location.strip().lower().split())
+    text = " ".join(str(location or "").strip().lower().split())
     if not text:
         return 0
     try:
@@ -125,8 +133,13 @@ def encode_conditions(
 ) -> dict[str, torch.Tensor]:
     """Encode validated conditions for the DiT. `texts` overrides the prompts (training uses reports)."""
     out = encode_structured(conds, image_size=image_size, masks=masks)
-    out.update(encode_texts([c.prompt for c in conds] if texts is None else list(texts),
-                            text_encoder=text_encoder, text_tokens=text_tokens))
+    out.update(
+        encode_texts(
+            [c.prompt for c in conds] if texts is None else list(texts),
+            text_encoder=text_encoder,
+            text_tokens=text_tokens,
+        )
+    )
     return out
 
 
@@ -147,7 +160,8 @@ def concat_conditions(parts: Sequence[dict[str, torch.Tensor]]) -> dict[str, tor
         if key in ("text_tokens", "text_mask"):
             L = max(t.shape[1] for t in tensors)
             tensors = [
-                torch.cat([t, t.new_zeros((t.shape[0], L - t.shape[1], *t.shape[2:]))], dim=1) for t in tensors
+                torch.cat([t, t.new_zeros((t.shape[0], L - t.shape[1], *t.shape[2:]))], dim=1)
+                for t in tensors
             ]
         out[key] = torch.cat(tensors, dim=0)
     return out

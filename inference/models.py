@@ -19,11 +19,11 @@ with probability `cond_drop_prob`.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from .conditions import MAX_FINDINGS
 from .vocabulary import AGE_BANDS, FINDING_IDS, LATERALITIES, MODALITIES, SEVERITIES, SEXES, VIEWS
@@ -35,8 +35,20 @@ ALL_VIEWS: tuple[str, ...] = tuple(f"{m}:{v}" for m in MODALITIES for v in VIEWS
 # "unspecified" and the last index means "something else" (free text the model was not trained on).
 LOCATIONS: tuple[str, ...] = (
     "",
-    "rul", "rml", "rll", "lul", "lll", "lingula",
-    "upper zone", "mid zone", "lower zone", "apex", "base", "hilar", "perihilar", "costophrenic angle",
+    "rul",
+    "rml",
+    "rll",
+    "lul",
+    "lll",
+    "lingula",
+    "upper zone",
+    "mid zone",
+    "lower zone",
+    "apex",
+    "base",
+    "hilar",
+    "perihilar",
+    "costophrenic angle",
     "other",
 )
 
@@ -70,8 +82,12 @@ class DiTConfig:
     def __post_init__(self):
         assert self.image_size % self.patch_size == 0, "image_size must be a multiple of patch_size"
         assert self.hidden % self.heads == 0, "hidden must be divisible by heads"
-        assert self.text_mode in ("pooled", "cross"), f"text_mode {self.text_mode!r} is not 'pooled' or 'cross'"
-        assert self.prediction_type in ("epsilon", "v_prediction"), f"bad prediction_type {self.prediction_type!r}"
+        assert self.text_mode in ("pooled", "cross"), (
+            f"text_mode {self.text_mode!r} is not 'pooled' or 'cross'"
+        )
+        assert self.prediction_type in ("epsilon", "v_prediction"), (
+            f"bad prediction_type {self.prediction_type!r}"
+        )
         assert self.mask_channels == self.max_findings, "one mask channel per finding slot"
 
     @property
@@ -84,7 +100,7 @@ class DiTConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "DiTConfig":
+    def from_dict(cls, data: dict) -> DiTConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -174,8 +190,10 @@ class ConditionEmbedder(nn.Module):
         slots = slots * valid
         pooled = slots.sum(dim=1)  # (N, D): sum keeps the number of findings visible
         patient = (
-            self.sex(cond["sex_ids"]) + self.age(cond["age_ids"])
-            + self.modality(cond["modality_ids"]) + self.view(cond["view_ids"])
+            self.sex(cond["sex_ids"])
+            + self.age(cond["age_ids"])
+            + self.modality(cond["modality_ids"])
+            + self.view(cond["view_ids"])
         )  # (N, D)
         c = pooled + patient + self.text(cond["text"])  # (N, D)
         keep = (~drop).unsqueeze(-1).to(c.dtype)  # (N, 1)
@@ -197,7 +215,9 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         N, T, D = x.shape
-        qkv = self.qkv(x).reshape(N, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)  # (3, N, H, T, Dh)
+        qkv = (
+            self.qkv(x).reshape(N, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
+        )  # (3, N, H, T, Dh)
         x = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])  # (N, H, T, Dh)
         return self.proj(x.transpose(1, 2).reshape(N, T, D))  # (N, T, D)
 
@@ -240,7 +260,9 @@ class DiTBlock(nn.Module):
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 6 * hidden))
 
     def forward(self, x, c, ctx=None, ctx_mask=None):
-        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self.adaLN_modulation(c).chunk(6, dim=1)
+        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self.adaLN_modulation(c).chunk(
+            6, dim=1
+        )
         x = x + gate_msa.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift_msa, scale_msa))
         if self.cross:
             x = x + self.cross_attn(self.norm_cross(x), ctx, ctx_mask)
@@ -268,7 +290,6 @@ class PreparedCondition:
     mask_tokens: torch.Tensor  # (N, T, D) patch embedding of the mask channels
     ctx: torch.Tensor | None = None  # (N, L, D) cross-attention context
     ctx_mask: torch.Tensor | None = None  # (N, L) bool
-    extra: dict = field(default_factory=dict)
 
 
 class DiT(nn.Module):
@@ -283,7 +304,9 @@ class DiT(nn.Module):
         # is computed once per request (`prepare`), the image part every step.
         self.x_embedder = nn.Conv2d(config.in_channels, D, kernel_size=p, stride=p)
         self.mask_embedder = nn.Conv2d(config.mask_channels, D, kernel_size=p, stride=p, bias=False)
-        self.register_buffer("pos_embed", get_2d_sincos_pos_embed(D, self.grid)[None], persistent=False)  # (1, T, D)
+        self.register_buffer(
+            "pos_embed", get_2d_sincos_pos_embed(D, self.grid)[None], persistent=False
+        )  # (1, T, D)
         self.t_embedder = TimestepEmbedder(D)
         self.y_embedder = ConditionEmbedder(config)
         cross = config.text_mode == "cross"
@@ -309,8 +332,14 @@ class DiT(nn.Module):
             nn.init.xavier_uniform_(conv.weight.view(conv.weight.shape[0], -1))
         nn.init.constant_(self.x_embedder.bias, 0)
         for emb in (
-            self.y_embedder.finding, self.y_embedder.laterality, self.y_embedder.severity, self.y_embedder.location,
-            self.y_embedder.sex, self.y_embedder.age, self.y_embedder.modality, self.y_embedder.view,
+            self.y_embedder.finding,
+            self.y_embedder.laterality,
+            self.y_embedder.severity,
+            self.y_embedder.location,
+            self.y_embedder.sex,
+            self.y_embedder.age,
+            self.y_embedder.modality,
+            self.y_embedder.view,
         ):
             nn.init.normal_(emb.weight, std=0.02)
         nn.init.normal_(self.y_embedder.null, std=0.02)

@@ -41,19 +41,31 @@ class GenerationRequest:
     sampler: str = "dpmpp2m"  # or "ddim"
     guidance: float = 1.5
 
-    def validate(self) -> "GenerationRequest":
+    def validate(self) -> GenerationRequest:
         if not isinstance(self.conditions, Conditions):
-            raise RequestError(f"conditions must be a Conditions object, got {type(self.conditions).__name__}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed <= MAX_SEED:
+            raise RequestError(
+                f"conditions must be a Conditions object, got {type(self.conditions).__name__}"
+            )
+        if (
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, (int, np.integer))
+            or not 0 <= self.seed <= MAX_SEED
+        ):
             raise RequestError(f"seed must be an integer in 0..2**63-1, got {self.seed!r}")
-        if isinstance(self.steps, bool) or not isinstance(self.steps, (int, np.integer)) or not 1 <= self.steps <= MAX_STEPS:
+        if (
+            isinstance(self.steps, bool)
+            or not isinstance(self.steps, (int, np.integer))
+            or not 1 <= self.steps <= MAX_STEPS
+        ):
             raise RequestError(f"steps must be an integer in 1..{MAX_STEPS}, got {self.steps!r}")
         if self.sampler not in SAMPLERS:
             raise RequestError(f"unknown sampler {self.sampler!r} (known: {', '.join(SAMPLERS)})")
         try:
             guidance = float(self.guidance)
         except (TypeError, ValueError):
-            raise RequestError(f"guidance must be a number in 0..{MAX_GUIDANCE:g}, got {self.guidance!r}") from None
+            raise RequestError(
+                f"guidance must be a number in 0..{MAX_GUIDANCE:g}, got {self.guidance!r}"
+            ) from None
         if not 0.0 <= guidance <= MAX_GUIDANCE:  # also rejects NaN
             raise RequestError(f"guidance must be in 0..{MAX_GUIDANCE:g}, got {self.guidance!r}")
         self.conditions.validate()
@@ -112,8 +124,14 @@ def _resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtyp
         if device.type == "cpu" and _cpu_has_native_bf16():
             return torch.bfloat16
         return torch.float32
-    table = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
-             "fp16": torch.float16, "float16": torch.float16}
+    table = {
+        "fp32": torch.float32,
+        "float32": torch.float32,
+        "bf16": torch.bfloat16,
+        "bfloat16": torch.bfloat16,
+        "fp16": torch.float16,
+        "float16": torch.float16,
+    }
     if dtype not in table:
         raise ValueError(f"unknown dtype {dtype!r} (auto, fp32, bf16, fp16)")
     return table[dtype]
@@ -129,8 +147,15 @@ def _cpu_has_native_bf16() -> bool:
 class Generator:
     """Loads the DiT and the text encoder once; `generate` runs one request (thread-safe, one at a time)."""
 
-    def __init__(self, weights: str | Path | None = None, *, device: str | torch.device = "cpu",
-                 threads: int | None = None, dtype: str | torch.dtype = "auto", text_encoder=None):
+    def __init__(
+        self,
+        weights: str | Path | None = None,
+        *,
+        device: str | torch.device = "cpu",
+        threads: int | None = None,
+        dtype: str | torch.dtype = "auto",
+        text_encoder=None,
+    ):
         from .checkpoints import load_model
 
         if threads is not None:
@@ -165,8 +190,9 @@ class Generator:
         return out
 
     @torch.inference_mode()
-    def generate(self, request: GenerationRequest,
-                 on_step: Callable[[StepPreview], bool | None] | None = None) -> GenerationResult:
+    def generate(
+        self, request: GenerationRequest, on_step: Callable[[StepPreview], bool | None] | None = None
+    ) -> GenerationResult:
         from .encoding import encode_conditions
 
         request.validate()
@@ -179,8 +205,12 @@ class Generator:
         guidance = float(request.guidance)
         with self._lock:
             # --- once per request: conditions, text, condition embeddings ---
-            cond = encode_conditions([conditions], image_size=cfg.image_size, text_encoder=self.text_encoder,
-                                     text_tokens=cfg.text_mode == "cross")
+            cond = encode_conditions(
+                [conditions],
+                image_size=cfg.image_size,
+                text_encoder=self.text_encoder,
+                text_tokens=cfg.text_mode == "cross",
+            )
             cond = {k: v.to(self.device) for k, v in cond.items()}
             if guidance == 1.0:  # guidance 1 is the conditional model alone
                 rows, drop = 1, torch.tensor([False])
@@ -191,8 +221,12 @@ class Generator:
                 cond = {k: torch.cat([v, v], dim=0) for k, v in cond.items()}
             with self._autocast():
                 prepared = self.model.prepare(cond, drop.to(self.device))
-            sampler = make_sampler(request.sampler, prediction_type=cfg.prediction_type,
-                                   num_train_timesteps=cfg.num_train_timesteps, beta_schedule=cfg.beta_schedule)
+            sampler = make_sampler(
+                request.sampler,
+                prediction_type=cfg.prediction_type,
+                num_train_timesteps=cfg.num_train_timesteps,
+                beta_schedule=cfg.beta_schedule,
+            )
             sampler.set_timesteps(request.steps)
             # --- seeded initial noise: same request -> same bytes ---
             noise_gen = torch.Generator(device="cpu").manual_seed(int(request.seed))
@@ -204,7 +238,9 @@ class Generator:
                 out = sampler.step(model_output, t, x)
                 x = out.prev_sample
                 if on_step is not None:
-                    preview = StepPreview(step=i + 1, total=total, image=to_display(to_unit(out.pred_original_sample[0])))
+                    preview = StepPreview(
+                        step=i + 1, total=total, image=to_display(to_unit(out.pred_original_sample[0]))
+                    )
                     if on_step(preview) is False:
                         raise GenerationCancelled(f"cancelled after step {i + 1} of {total}")
         unit = to_unit(x[0])
@@ -243,8 +279,17 @@ def get_generator(weights: str | Path | None = None, **kwargs) -> Generator:
         return _GENERATORS[key]
 
 
-def generate(conditions: Conditions, *, seed: int, steps: int = 20, sampler: str = "dpmpp2m", guidance: float = 1.5,
-             on_step: Callable[[StepPreview], bool | None] | None = None) -> GenerationResult:
+def generate(
+    conditions: Conditions,
+    *,
+    seed: int,
+    steps: int = 20,
+    sampler: str = "dpmpp2m",
+    guidance: float = 1.5,
+    on_step: Callable[[StepPreview], bool | None] | None = None,
+) -> GenerationResult:
     """Convenience: `get_generator().generate(GenerationRequest(...), on_step)`."""
-    request = GenerationRequest(conditions=conditions, seed=seed, steps=steps, sampler=sampler, guidance=guidance)
+    request = GenerationRequest(
+        conditions=conditions, seed=seed, steps=steps, sampler=sampler, guidance=guidance
+    )
     return get_generator().generate(request, on_step)

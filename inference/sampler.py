@@ -24,7 +24,9 @@ PREDICTION_TYPES = ("epsilon", "v_prediction")
 BETA_SCHEDULES = ("squaredcos_cap_v2", "scaled_linear", "linear")
 
 
-def make_betas(beta_schedule: str, num_train_timesteps: int, beta_start: float = 0.0001, beta_end: float = 0.02):
+def make_betas(
+    beta_schedule: str, num_train_timesteps: int, beta_start: float = 0.0001, beta_end: float = 0.02
+):
     """(T,) float32 betas, computed exactly as diffusers does."""
     if beta_schedule == "linear":
         return torch.linspace(beta_start, beta_end, num_train_timesteps, dtype=torch.float32)
@@ -46,10 +48,16 @@ def make_betas(beta_schedule: str, num_train_timesteps: int, beta_start: float =
 class NoiseSchedule:
     """The forward (noising) process the model was trained with."""
 
-    def __init__(self, num_train_timesteps: int = 1000, beta_schedule: str = "squaredcos_cap_v2",
-                 prediction_type: str = "v_prediction"):
+    def __init__(
+        self,
+        num_train_timesteps: int = 1000,
+        beta_schedule: str = "squaredcos_cap_v2",
+        prediction_type: str = "v_prediction",
+    ):
         if prediction_type not in PREDICTION_TYPES:
-            raise ValueError(f"unknown prediction type {prediction_type!r} (known: {', '.join(PREDICTION_TYPES)})")
+            raise ValueError(
+                f"unknown prediction type {prediction_type!r} (known: {', '.join(PREDICTION_TYPES)})"
+            )
         self.num_train_timesteps = num_train_timesteps
         self.beta_schedule = beta_schedule
         self.prediction_type = prediction_type
@@ -83,8 +91,12 @@ class StepOutput:
 class _Sampler:
     name = ""
 
-    def __init__(self, num_train_timesteps: int = 1000, beta_schedule: str = "squaredcos_cap_v2",
-                 prediction_type: str = "v_prediction"):
+    def __init__(
+        self,
+        num_train_timesteps: int = 1000,
+        beta_schedule: str = "squaredcos_cap_v2",
+        prediction_type: str = "v_prediction",
+    ):
         self.schedule = NoiseSchedule(num_train_timesteps, beta_schedule, prediction_type)
         self.prediction_type = prediction_type
         self.num_train_timesteps = num_train_timesteps
@@ -94,7 +106,7 @@ class _Sampler:
         self._step_index = 0
 
     @classmethod
-    def from_model_config(cls, config) -> "_Sampler":
+    def from_model_config(cls, config) -> _Sampler:
         return cls(config.num_train_timesteps, config.beta_schedule, config.prediction_type)
 
     @property
@@ -117,10 +129,14 @@ class _Sampler:
         if self._timesteps is None:
             raise RuntimeError(f"{type(self).__name__}: call set_timesteps(n) before step()")
         if self._step_index >= len(self._timesteps):
-            raise RuntimeError(f"{type(self).__name__}: all {len(self._timesteps)} steps are done; call set_timesteps")
+            raise RuntimeError(
+                f"{type(self).__name__}: all {len(self._timesteps)} steps are done; call set_timesteps"
+            )
         expected = int(self._timesteps[self._step_index])
         if int(t) != expected:
-            raise ValueError(f"step {self._step_index} expects t={expected}, got t={int(t)}: iterate over .timesteps")
+            raise ValueError(
+                f"step {self._step_index} expects t={expected}, got t={int(t)}: iterate over .timesteps"
+            )
         return self._step_index
 
     def _x0_eps(self, model_output, sample, alpha_t, sigma_t):
@@ -213,23 +229,44 @@ class DPMSolverPP2MSampler(_Sampler):
 SAMPLERS: dict[str, type[_Sampler]] = {"ddim": DDIMSampler, "dpmpp2m": DPMSolverPP2MSampler}
 
 
-def make_sampler(name: str, *, prediction_type: str = "v_prediction", num_train_timesteps: int = 1000,
-                 beta_schedule: str = "squaredcos_cap_v2") -> _Sampler:
+def make_sampler(
+    name: str,
+    *,
+    prediction_type: str = "v_prediction",
+    num_train_timesteps: int = 1000,
+    beta_schedule: str = "squaredcos_cap_v2",
+) -> _Sampler:
     if name not in SAMPLERS:
         raise ValueError(f"unknown sampler {name!r} (known: {', '.join(SAMPLERS)})")
     return SAMPLERS[name](num_train_timesteps, beta_schedule, prediction_type)
 
 
-def diffusers_config(name: str, *, prediction_type: str = "v_prediction", beta_schedule: str = "squaredcos_cap_v2",
-                     num_train_timesteps: int = 1000) -> dict:
+def diffusers_config(
+    name: str,
+    *,
+    prediction_type: str = "v_prediction",
+    beta_schedule: str = "squaredcos_cap_v2",
+    num_train_timesteps: int = 1000,
+) -> dict:
     """The diffusers scheduler config equivalent to our sampler `name` (for tests and for exporting)."""
-    common = dict(num_train_timesteps=num_train_timesteps, beta_schedule=beta_schedule,
-                  prediction_type=prediction_type, timestep_spacing="trailing")
+    common = {
+        "num_train_timesteps": num_train_timesteps,
+        "beta_schedule": beta_schedule,
+        "prediction_type": prediction_type,
+        "timestep_spacing": "trailing",
+    }
     if name == "ddim":
         return dict(common, clip_sample=False, set_alpha_to_one=True, steps_offset=0, thresholding=False)
     if name == "dpmpp2m":
-        return dict(common, algorithm_type="dpmsolver++", solver_order=2, solver_type="midpoint",
-                    lower_order_final=True, final_sigmas_type="zero", thresholding=False)
+        return dict(
+            common,
+            algorithm_type="dpmsolver++",
+            solver_order=2,
+            solver_type="midpoint",
+            lower_order_final=True,
+            final_sigmas_type="zero",
+            thresholding=False,
+        )
     raise ValueError(f"unknown sampler {name!r}")
 
 

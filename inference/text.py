@@ -51,7 +51,9 @@ class TextEncoder:
 
     @torch.inference_mode()
     def _run(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+        batch = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+        )
         out = self.model(**batch).last_hidden_state.float()  # (B, L, 384)
         mask = batch["attention_mask"].bool()  # (B, L)
         weights = mask.unsqueeze(-1).float()

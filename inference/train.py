@@ -41,7 +41,9 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 @dataclass
 class TrainConfig:
     name: str = "cxr-dit-s-64"  # run and export name
-    model: dict = field(default_factory=lambda: {"preset": "dit-s"})  # preset from DIT_CONFIGS + DiTConfig overrides
+    model: dict = field(
+        default_factory=lambda: {"preset": "dit-s"}
+    )  # preset from DIT_CONFIGS + DiTConfig overrides
     modality: str = "cxr"
     seed: int = 0
     batch_size: int = 16
@@ -63,7 +65,7 @@ class TrainConfig:
     log_every: int = 25
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
+    def from_dict(cls, data: dict) -> TrainConfig:
         data = {k: v for k, v in data.items() if not k.startswith("_")}  # "_comment" keys document the file
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
@@ -72,7 +74,7 @@ class TrainConfig:
         return cls(**data)
 
     @classmethod
-    def load(cls, path: str | Path) -> "TrainConfig":
+    def load(cls, path: str | Path) -> TrainConfig:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
     def model_config(self) -> DiTConfig:
@@ -100,8 +102,18 @@ def default_data_source(seed: int, modality: str, size: int):
 class PhantomBatches(IterableDataset):
     """An endless, deterministic stream of batches: batch b always holds the same samples (resume-safe)."""
 
-    def __init__(self, source: Callable, *, modality: str, size: int, batch_size: int, seed: int, start_batch: int,
-                 mask_prob: float, report_prob: float):
+    def __init__(
+        self,
+        source: Callable,
+        *,
+        modality: str,
+        size: int,
+        batch_size: int,
+        seed: int,
+        start_batch: int,
+        mask_prob: float,
+        report_prob: float,
+    ):
         self.source, self.modality, self.size = source, modality, size
         self.batch_size, self.seed, self.start_batch = batch_size, seed, start_batch
         self.mask_prob, self.report_prob = mask_prob, report_prob
@@ -118,7 +130,9 @@ class PhantomBatches(IterableDataset):
         rng = np.random.default_rng([self.seed, b])
         images, conds, masks, texts = [], [], [], []
         for i in range(self.batch_size):
-            sample = self.source(self.seed * 1_000_000_007 + b * self.batch_size + i, self.modality, self.size)
+            sample = self.source(
+                self.seed * 1_000_000_007 + b * self.batch_size + i, self.modality, self.size
+            )
             image = np.asarray(sample.image, dtype=np.float32)
             image = image[None] if image.ndim == 2 else image.transpose(2, 0, 1)  # (C, H, W)
             images.append(torch.from_numpy(np.ascontiguousarray(image)) * 2 - 1)  # [0, 1] -> [-1, 1]
@@ -142,8 +156,14 @@ def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
         e.mul_(decay).add_(p.detach(), alpha=1 - decay)
 
 
-def train(cfg: TrainConfig, *, resume: bool = False, data_source: Callable | None = None, text_encoder=None,
-          progress: bool = True) -> Path:
+def train(
+    cfg: TrainConfig,
+    *,
+    resume: bool = False,
+    data_source: Callable | None = None,
+    text_encoder=None,
+    progress: bool = True,
+) -> Path:
     """Run (or resume) training; returns the path of the last checkpoint."""
     from tqdm import tqdm
 
@@ -170,21 +190,37 @@ def train(cfg: TrainConfig, *, resume: bool = False, data_source: Callable | Non
         from .text import get_text_encoder
 
         text_encoder = get_text_encoder()
-    schedule = NoiseSchedule(model_cfg.num_train_timesteps, model_cfg.beta_schedule, model_cfg.prediction_type)
+    schedule = NoiseSchedule(
+        model_cfg.num_train_timesteps, model_cfg.beta_schedule, model_cfg.prediction_type
+    )
     dataset = PhantomBatches(
-        data_source or default_data_source, modality=cfg.modality, size=model_cfg.image_size,
-        batch_size=cfg.batch_size, seed=cfg.seed, start_batch=step, mask_prob=cfg.mask_prob,
+        data_source or default_data_source,
+        modality=cfg.modality,
+        size=model_cfg.image_size,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        start_batch=step,
+        mask_prob=cfg.mask_prob,
         report_prob=cfg.report_prob,
     )
-    loader = DataLoader(dataset, batch_size=None, num_workers=cfg.data_workers, worker_init_fn=_worker_init,
-                        prefetch_factor=4 if cfg.data_workers else None)
+    loader = DataLoader(
+        dataset,
+        batch_size=None,
+        num_workers=cfg.data_workers,
+        worker_init_fn=_worker_init,
+        prefetch_factor=4 if cfg.data_workers else None,
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )  # leaves the global RNG alone (resume)
     train_args = asdict(cfg)
     cross = model_cfg.text_mode == "cross"
-    print(f"{cfg.name}: {count_parameters(model) / 1e6:.2f}M parameters, {model_cfg.num_tokens} tokens, "
-          f"depth {model_cfg.depth}, batch {cfg.batch_size}, {cfg.modality} {model_cfg.image_size}px", file=sys.stderr)
+    print(
+        f"{cfg.name}: {count_parameters(model) / 1e6:.2f}M parameters, {model_cfg.num_tokens} tokens, "
+        f"depth {model_cfg.depth}, batch {cfg.batch_size}, {cfg.modality} {model_cfg.image_size}px",
+        file=sys.stderr,
+    )
     deadline = time.monotonic() + cfg.max_minutes * 60
     last_saved = step
-    log = open(run_dir / "log.jsonl", "a")
+    log = open(run_dir / "log.jsonl", "a")  # noqa: SIM115 (closed in the finally below)
     model.train()
     bar = tqdm(total=cfg.max_steps, initial=step, disable=not progress, dynamic_ncols=True)
     try:
@@ -192,7 +228,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, data_source: Callable | Non
             if step >= cfg.max_steps or time.monotonic() > deadline:
                 break
             x0 = batch["images"]  # (B, C, H, W)
-            cond = dict(batch["cond"], **encode_texts(batch["texts"], text_encoder=text_encoder, text_tokens=cross))
+            cond = dict(
+                batch["cond"], **encode_texts(batch["texts"], text_encoder=text_encoder, text_tokens=cross)
+            )
             t = torch.randint(0, model_cfg.num_train_timesteps, (x0.shape[0],))
             noise = torch.randn_like(x0)
             x_t = schedule.add_noise(x0, noise, t)
@@ -213,24 +251,54 @@ def train(cfg: TrainConfig, *, resume: bool = False, data_source: Callable | Non
                 raise FloatingPointError(f"loss is {loss.item()} at step {step}")
             if step % cfg.log_every == 0 or step == 1:
                 bar.set_postfix(loss=f"{loss.item():.4f}")
-                log.write(json.dumps({"step": step, "loss": loss.item(), "grad_norm": float(grad_norm),
-                                      "time": time.time()}) + "\n")
+                log.write(
+                    json.dumps(
+                        {
+                            "step": step,
+                            "loss": loss.item(),
+                            "grad_norm": float(grad_norm),
+                            "time": time.time(),
+                        }
+                    )
+                    + "\n"
+                )
                 log.flush()
             if step % cfg.checkpoint_every == 0:
-                save_checkpoint(run_dir, step=step, model=model, ema=ema, optimizer=optimizer, config=model_cfg,
-                                train_args=train_args, keep=cfg.keep_checkpoints)
+                save_checkpoint(
+                    run_dir,
+                    step=step,
+                    model=model,
+                    ema=ema,
+                    optimizer=optimizer,
+                    config=model_cfg,
+                    train_args=train_args,
+                    keep=cfg.keep_checkpoints,
+                )
                 last_saved = step
     finally:
         bar.close()
         log.close()
     if step != last_saved or latest_checkpoint(run_dir) is None:
-        save_checkpoint(run_dir, step=step, model=model, ema=ema, optimizer=optimizer, config=model_cfg,
-                        train_args=train_args, keep=cfg.keep_checkpoints)
+        save_checkpoint(
+            run_dir,
+            step=step,
+            model=model,
+            ema=ema,
+            optimizer=optimizer,
+            config=model_cfg,
+            train_args=train_args,
+            keep=cfg.keep_checkpoints,
+        )
     return latest_checkpoint(run_dir)
 
 
-def export(run: str | Path, *, name: str | None = None, out_dir: str | Path = WEIGHTS_DIR,
-           dtype: torch.dtype = torch.float16) -> Path:
+def export(
+    run: str | Path,
+    *,
+    name: str | None = None,
+    out_dir: str | Path = WEIGHTS_DIR,
+    dtype: torch.dtype = torch.float16,
+) -> Path:
     """EMA weights of the newest checkpoint in `run` (a run dir or a checkpoint file) -> <out_dir>/<name>.safetensors."""
     from .checkpoints import load_weights
 
@@ -240,21 +308,40 @@ def export(run: str | Path, *, name: str | None = None, out_dir: str | Path = WE
         raise FileNotFoundError(f"no checkpoint in {run}")
     state, config, meta = load_weights(ckpt)  # EMA tensors of a training checkpoint
     name = name or meta.get("name") or run.name
-    path = save_weights(Path(out_dir) / f"{name}.safetensors", state, config, name=name, dtype=dtype,
-                        train_args=meta.get("train_args", {}), step=meta.get("step", 0))
+    path = save_weights(
+        Path(out_dir) / f"{name}.safetensors",
+        state,
+        config,
+        name=name,
+        dtype=dtype,
+        train_args=meta.get("train_args", {}),
+        step=meta.get("step", 0),
+    )
     _check_size(path)
     return path
 
 
-def init_weights(cfg: TrainConfig, *, name: str | None = None, out_dir: str | Path = WEIGHTS_DIR,
-                 dtype: torch.dtype = torch.float16) -> Path:
+def init_weights(
+    cfg: TrainConfig,
+    *,
+    name: str | None = None,
+    out_dir: str | Path = WEIGHTS_DIR,
+    dtype: torch.dtype = torch.float16,
+) -> Path:
     """The seeded, untrained initialisation of `cfg`'s model (placeholder weights until training lands)."""
     torch.manual_seed(cfg.seed)
     model_cfg = cfg.model_config()
     model = DiT(model_cfg)
     name = name or cfg.name
-    path = save_weights(Path(out_dir) / f"{name}.safetensors", model.state_dict(), model_cfg, name=name, dtype=dtype,
-                        train_args=dict(asdict(cfg), untrained=True), step=0)
+    path = save_weights(
+        Path(out_dir) / f"{name}.safetensors",
+        model.state_dict(),
+        model_cfg,
+        name=name,
+        dtype=dtype,
+        train_args=dict(asdict(cfg), untrained=True),
+        step=0,
+    )
     _check_size(path)
     return path
 
@@ -287,7 +374,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parser = argparse.ArgumentParser(prog="python -m inference.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", required=True, help="training config JSON (inference/configs/*.json)")
-    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the run dir")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from the newest checkpoint in the run dir"
+    )
     parser.add_argument("--max-minutes", type=float, default=None, help="override the wall-clock budget")
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--run-dir", default=None)

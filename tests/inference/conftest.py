@@ -1,7 +1,21 @@
 """Fixtures for inference tests: a fast fake text encoder and tiny saved DiT weights."""
 
 import pytest
+import torch
 from dit_testutils import FakeTextEncoder, save_tiny_weights
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread(request):
+    """Two shared cores: two OpenMP threads fight any other busy process (docs/MODEL_CARD.md), so the model
+    tests run on one thread. Not applied to the phantom tests below this folder."""
+    if "phantoms" in request.node.path.parts:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture

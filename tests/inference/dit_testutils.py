@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -10,7 +11,7 @@ import torch
 from inference.models import DiT, DiTConfig
 from inference.text import TextEmbedding
 
-TINY = dict(image_size=16, patch_size=4, hidden=32, depth=2, heads=2)
+TINY = {"image_size": 16, "patch_size": 4, "hidden": 32, "depth": 2, "heads": 2}
 
 
 class FakeTextEncoder:
@@ -67,3 +68,33 @@ def save_tiny_weights(path, **overrides):
 def disc(size: int, cy: float, cx: float, r: float) -> np.ndarray:
     yy, xx = np.mgrid[:size, :size]
     return (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+
+
+@dataclass
+class SyntheticSample:
+    image: np.ndarray  # float32 [0, 1] (size, size)
+    masks: dict  # "key:laterality" -> bool (size, size)
+    conditions: object
+    report: str
+
+
+def synthetic_source(seed: int, modality: str, size: int) -> SyntheticSample:
+    """A stand-in for inference.phantoms.sample: a bright disc where the finding is."""
+    from inference.conditions import Conditions, Finding
+
+    rng = np.random.default_rng(seed)
+    image = np.full((size, size), 0.2, np.float32) + 0.02 * rng.standard_normal((size, size)).astype(
+        np.float32
+    )
+    masks, findings = {}, []
+    if rng.random() < 0.7:
+        key = ("nodule", "mass", "consolidation")[rng.integers(3)]
+        side = ("left", "right")[rng.integers(2)]
+        cx = size * (0.7 if side == "left" else 0.3)  # patient's left is the image right
+        mask = disc(size, size * rng.uniform(0.3, 0.7), cx, size * (0.1 if key == "nodule" else 0.2))
+        image[mask] = 0.9
+        masks[f"{key}:{side}"] = mask
+        findings.append(Finding(key, side))
+    conditions = Conditions(modality=modality, findings=tuple(findings))
+    report = "; ".join(f"{f.laterality} {f.key}" for f in findings) or "normal chest"
+    return SyntheticSample(np.clip(image, 0, 1), masks, conditions, report)

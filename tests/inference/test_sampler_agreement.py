@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from inference.encoding import encode_structured
-from inference.conditions import Conditions, Finding
-from inference.sampler import DDIMSampler, DPMSolverPP2MSampler, NoiseSchedule, diffusers_config, make_sampler
-
 from dit_testutils import tiny_model
+
+from inference.conditions import Conditions, Finding
+from inference.encoding import encode_structured
+from inference.sampler import DDIMSampler, DPMSolverPP2MSampler, NoiseSchedule, diffusers_config, make_sampler
 
 diffusers = pytest.importorskip("diffusers")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -65,9 +64,13 @@ def run_both(name: str, prediction_type: str, model, steps: int, shape=(1, 1, 16
         out_ours = ours.step(model(x_ours, t), t, x_ours)
         out_ref = ref.step(model(x_ref, t), t, x_ref)
         if name == "ddim":
-            torch.testing.assert_close(out_ours.pred_original_sample, out_ref.pred_original_sample, atol=ATOL, rtol=0)
+            torch.testing.assert_close(
+                out_ours.pred_original_sample, out_ref.pred_original_sample, atol=ATOL, rtol=0
+            )
         else:  # diffusers keeps the converted x0 of the last step in model_outputs
-            torch.testing.assert_close(out_ours.pred_original_sample, ref.model_outputs[-1], atol=ATOL, rtol=0)
+            torch.testing.assert_close(
+                out_ours.pred_original_sample, ref.model_outputs[-1], atol=ATOL, rtol=0
+            )
         x_ours, x_ref = out_ours.prev_sample, out_ref.prev_sample
         worst = max(worst, (x_ours - x_ref).abs().max().item())
         torch.testing.assert_close(x_ours, x_ref, atol=ATOL, rtol=0)
@@ -106,7 +109,7 @@ def test_step_before_set_timesteps_is_a_clear_error():
         with pytest.raises(RuntimeError, match="set_timesteps"):
             sampler.step(torch.zeros(1), 999, torch.zeros(1))
         with pytest.raises(RuntimeError, match="set_timesteps"):
-            sampler.timesteps
+            _ = sampler.timesteps
 
 
 def test_unknown_sampler_and_prediction_type():
