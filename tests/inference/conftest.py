@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from dit_testutils import FakeTextEncoder, save_tiny_weights
+from tests.inference.dit_testutils import FakeTextEncoder, save_tiny_weights
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from dit_testutils import tiny_config, tiny_model
+from tests.inference.dit_testutils import tiny_config, tiny_model
 
 from inference.checkpoints import (
     file_sha256,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from dit_testutils import disc, tiny_model
+from tests.inference.dit_testutils import disc, tiny_model
 
 from inference.conditions import MASK_SIZE, MAX_FINDINGS, Conditions, Finding, mask_to_png_b64
 from inference.encoding import encode_conditions, location_id, resize_mask

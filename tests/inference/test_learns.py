@@ -4,7 +4,7 @@ drawn mask says (training, export, pipeline, masks and sampler all have to work 
 from __future__ import annotations
 
 import pytest
-from dit_testutils import FakeTextEncoder, disc, synthetic_source
+from tests.inference.dit_testutils import FakeTextEncoder, disc, synthetic_source
 
 from inference.conditions import Conditions, Finding, mask_to_png_b64
 from inference.pipeline import GenerationRequest, Generator

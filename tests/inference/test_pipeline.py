@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dit_testutils import disc, save_tiny_weights
+from tests.inference.dit_testutils import disc, save_tiny_weights
 from PIL import Image
 
 from inference.conditions import ConditionError, Conditions, Finding, mask_to_png_b64

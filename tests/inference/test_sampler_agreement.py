@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from dit_testutils import tiny_model
+from tests.inference.dit_testutils import tiny_model
 
 from inference.conditions import Conditions, Finding
 from inference.encoding import encode_structured

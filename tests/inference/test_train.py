@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from dit_testutils import FakeTextEncoder, synthetic_source
+from tests.inference.dit_testutils import FakeTextEncoder, synthetic_source
 
 from inference import train as train_module
 from inference.checkpoints import latest_checkpoint, load_weights

@@ -56,14 +56,15 @@ def manage_shell(env: dict, code: str) -> str:
 
 
 CREATE_JOB = """
-from cases.models import Case
+from cases.models import CaseVersion
 from simulator.accounts.models import User
 from simulator.encounters.services import encounter_start, order_create
 from django.conf import settings
 settings.GENERATION_WORKER = "off"  # the test enqueues once it listens
 student = User.objects.get(username="student1")
-encounter = encounter_start(case=Case.objects.get(), student=student)
-print(order_create(encounter=encounter, study_id=Case.objects.get().studies.get().pk).job_id)
+version = CaseVersion.objects.filter(status="published").order_by("pk").first()
+encounter = encounter_start(case=version.case, student=student)
+print(order_create(encounter=encounter, study_id=version.studies.get().pk).job_id)
 """
 
 
