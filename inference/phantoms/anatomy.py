@@ -91,12 +91,12 @@ HEART = (L.MYOCARDIUM, L.BLOOD_R, L.BLOOD_L)
 
 # (label, plain HU, contrast-enhanced HU [CT pulmonary angiogram phase])
 _HU = [
-    (L.AIR, -1000, -1000), (L.FAT, -100, -100), (L.MUSCLE, 50, 60), (L.SOFT, 40, 50),
+    (L.AIR, -1000, -1000), (L.FAT, -100, -100), (L.MUSCLE, 50, 55), (L.SOFT, 40, 45),
     (L.BONE, 1100, 1100), (L.MARROW, 220, 220), (L.CARTILAGE, 120, 120),
     (L.RUL, -850, -840), (L.RML, -850, -840), (L.RLL, -840, -830), (L.LUL, -850, -840), (L.LLL, -840, -830),
     (L.AIRWAY, -1000, -1000), (L.AIRWAY_WALL, 30, 40), (L.PULM_VESSEL, 40, 230), (L.PULM_ARTERY, 40, 320),
     (L.AORTA, 42, 220), (L.MYOCARDIUM, 45, 110), (L.BLOOD_R, 40, 330), (L.BLOOD_L, 40, 230),
-    (L.LIVER, 60, 95), (L.SPLEEN, 50, 110), (L.STOMACH_WALL, 40, 70), (L.STOMACH_GAS, -1000, -1000),
+    (L.LIVER, 60, 80), (L.SPLEEN, 50, 110), (L.STOMACH_WALL, 40, 70), (L.STOMACH_GAS, -1000, -1000),
     (L.STOMACH_CONTENT, 15, 15), (L.BREAST, -45, -40), (L.CANAL, 12, 15), (L.KIDNEY, 32, 160),
     (L.BOWEL, -20, -10), (L.SVC, 40, 150), (L.ESOPHAGUS, 40, 55), (L.DIAPHRAGM, 50, 60), (L.TRACHEA, -1000, -1000),
     (L.NODULE, 38, 70), (L.MASS, 40, 65), (L.CONSOLIDATION, 32, 60), (L.EFFUSION, 8, 10),
@@ -471,6 +471,8 @@ def _paint_base(p: BodyParams, grid: Grid):
     end_k = np.array([0.95, 0.92, 0.9, 0.88, 0.86, 0.84, 0.8, 0.72, 0.66, 0.6, 0.5, 0.42], np.float32) * math.pi
     zpost = p.rib_z1 + np.arange(12) * p.rib_s + p.rib_jit
     best = np.zeros(zz.shape, np.int8)
+    rib_core = np.zeros(zz.shape, bool)
+    shell_r = max(1.8, 0.75 * grid.voxel) if grid.voxel <= 3.0 else 99.0
     fphi = (ph / math.pi) ** 1.4
     k0 = np.clip(np.round((zz - p.rib_z1 - 66.0 * fphi) / p.rib_s).astype(int), 0, 11)
     dd = d[zi, yi, xi]
@@ -478,12 +480,16 @@ def _paint_base(p: BodyParams, grid: Grid):
         k = np.clip(k0 + dk, 0, 11)
         zc = zpost[k] + drop_k[k] * fphi - 4.0 * np.sin(ph * 1.5)
         half_h = np.where(ph < 1.2, 5.5, 6.5)
-        hit = (np.abs(zz - zc) < half_h) & (ph > 0.18) & (ph < end_k[k]) & (dd < 8.5)
+        hit = (np.abs(zz - zc) < half_h) & (ph > 0.18) & (ph < end_k[k]) & (dd < 7.5)
+        core = hit & (np.abs(zz - zc) < half_h - shell_r) & (dd > shell_r) & (dd < 7.5 - shell_r)
         best = np.where(hit & (best == 0), (k + 1).astype(np.int8), best)
+        rib_core |= core
     rib_vox = best > 0
     sgn = np.where(xx < 0, -1, 1).astype(np.int8)
     ok = bone_free[lab[zi, yi, xi]] & rib_vox
     lab[zi[ok], yi[ok], xi[ok]] = L.BONE
+    okc = ok & rib_core
+    lab[zi[okc], yi[okc], xi[okc]] = L.MARROW
     rib_idx[zi[ok], yi[ok], xi[ok]] = best[ok] * sgn[ok]
     # costal cartilages of ribs 1-7: from the rib end to the sternum
     for k in range(7):
