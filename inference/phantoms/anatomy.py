@@ -63,6 +63,8 @@ class L:
     ESOPHAGUS = 30
     DIAPHRAGM = 31
     TRACHEA = 32  # trachea and main bronchi lumen
+    BOWEL_GAS = 33
+    MESENTERY = 34  # intra-abdominal fat
     # finding tissues
     NODULE = 40
     MASS = 41
@@ -92,13 +94,13 @@ HEART = (L.MYOCARDIUM, L.BLOOD_R, L.BLOOD_L)
 # (label, plain HU, contrast-enhanced HU [CT pulmonary angiogram phase])
 _HU = [
     (L.AIR, -1000, -1000), (L.FAT, -100, -100), (L.MUSCLE, 50, 55), (L.SOFT, 40, 45),
-    (L.BONE, 1100, 1100), (L.MARROW, 220, 220), (L.CARTILAGE, 120, 120),
+    (L.BONE, 1100, 1100), (L.MARROW, 180, 180), (L.CARTILAGE, 120, 120),
     (L.RUL, -850, -840), (L.RML, -850, -840), (L.RLL, -840, -830), (L.LUL, -850, -840), (L.LLL, -840, -830),
     (L.AIRWAY, -1000, -1000), (L.AIRWAY_WALL, 30, 40), (L.PULM_VESSEL, 40, 230), (L.PULM_ARTERY, 40, 320),
     (L.AORTA, 42, 220), (L.MYOCARDIUM, 45, 110), (L.BLOOD_R, 40, 330), (L.BLOOD_L, 40, 230),
     (L.LIVER, 60, 80), (L.SPLEEN, 50, 110), (L.STOMACH_WALL, 40, 70), (L.STOMACH_GAS, -1000, -1000),
     (L.STOMACH_CONTENT, 15, 15), (L.BREAST, -45, -40), (L.CANAL, 12, 15), (L.KIDNEY, 32, 160),
-    (L.BOWEL, -20, -10), (L.SVC, 40, 150), (L.ESOPHAGUS, 40, 55), (L.DIAPHRAGM, 50, 60), (L.TRACHEA, -1000, -1000),
+    (L.BOWEL, -20, -10), (L.SVC, 40, 150), (L.ESOPHAGUS, 40, 55), (L.DIAPHRAGM, 50, 60), (L.TRACHEA, -1000, -1000), (L.BOWEL_GAS, -1000, -1000), (L.MESENTERY, -95, -95),
     (L.NODULE, 38, 70), (L.MASS, 40, 65), (L.CONSOLIDATION, 32, 60), (L.EFFUSION, 8, 10),
     (L.PTX_AIR, -1000, -1000), (L.PLEURA, 20, 25), (L.EDEMA, -480, -470), (L.SEPTAL, 10, 15),
     (L.ATELECTASIS, 45, 90), (L.EMPHYSEMA, -955, -950), (L.BULLA, -995, -995), (L.FREE_AIR, -1000, -1000),
@@ -201,6 +203,7 @@ class BodyParams:
     pa_left: list
     bone_hu_scale: float
     y_vb: float  # vertebral body centre (y)
+    abd_waves: np.ndarray  # (n, 4): wave vector (x, y, z) and phase of the bowel/mesentery pattern
 
 
 def _ageidx(age_band: str) -> int:
@@ -215,7 +218,7 @@ def make_params(body_id: int, sex: str, age_band: str) -> BodyParams:
     male = sex == "M"
     a0 = (148.0 if male else 136.0) * hs * rng.uniform(0.95, 1.05)
     b0 = (100.0 if male else 92.0) * hs * rng.uniform(0.94, 1.06) + 3.0 * age
-    fat = {"slim": 6.0, "average": 14.0, "obese": 30.0}[habitus] * rng.uniform(0.8, 1.2) + (4.0 if not male else 0.0)
+    fat = {"slim": 8.0, "average": 18.0, "obese": 34.0}[habitus] * rng.uniform(0.8, 1.2) + (4.0 if not male else 0.0)
     rib_s = (23.5 if male else 22.0) * rng.uniform(0.96, 1.04)
     z_top = 26.0 + rng.uniform(-4, 4)
     rib_z1 = z_top + 10.0
@@ -249,6 +252,7 @@ def make_params(body_id: int, sex: str, age_band: str) -> BodyParams:
         heart_c=heart_c, heart_ax=heart_ax, heart_rot=math.radians(rng.uniform(22, 34)), xm=xm, hilum_r=hilum_r,
         hilum_l=hilum_l, carina=carina, aorta=aorta, pa_trunk=pa_trunk, pa_right=pa_right, pa_left=pa_left,
         bone_hu_scale=(1.0, 0.97, 0.9, 0.8)[age], y_vb=b0 - 38.0,
+        abd_waves=np.concatenate([rng.normal(0, 1, (7, 3)) / rng.uniform(9, 22, (7, 1)), rng.uniform(0, 6.3, (7, 1))], 1),
     )
 
 
@@ -397,11 +401,10 @@ def _paint_base(p: BodyParams, grid: Grid):
     lab[abdo] = L.BOWEL
 
     # mediastinum (fat) between the lungs
-    wm = np.where(Z < p.carina[2] - 60, 20.0, 26.0) + np.where(Y < -40, -6.0, 0.0)
+    wm = np.where(Z < p.carina[2] - 60, 18.0, 24.0) + np.where(Y < -40, -6.0, 0.0)
+    wm = np.where(Y > p.y_vb - 45, 13.0, wm)  # posterior mediastinum: oesophagus, azygos (aorta painted)
     med = thorax & (np.abs(X - p.xm) < wm) & (Y < p.y_vb + 5)
     lab[med] = L.FAT
-    # paraspinal gutter: nothing but spine/aorta behind the mediastinum near the midline
-    lab[thorax & (np.abs(X) < 26.0) & (Y >= p.y_vb - 20)] = L.SOFT
 
     # heart with chambers
     u, v, w = heart_local(p, X, Y, Z)
@@ -458,6 +461,18 @@ def _paint_base(p: BodyParams, grid: Grid):
         paint_ellipsoid(lab, grid, np.array([s * 62.0, p.y_vb - 2.0, p.z_dome_r + 135.0 + (8 if s < 0 else 0)]),
                         (28.0, 24.0, 55.0), L.KIDNEY, allowed=[L.BOWEL, L.LIVER, L.SPLEEN])
     del abd
+    # mesenteric fat and bowel gas between the loops (an analytic pattern: same at every voxel size)
+    bw = lab == L.BOWEL
+    zi, yi, xi = np.nonzero(bw)
+    if len(zi):
+        xx, yy, zz = grid.x[xi], grid.y[yi], grid.z[zi]
+        f = np.zeros(len(zi), np.float32)
+        for kx, ky, kz, ph in p.abd_waves:
+            f += np.sin(kx * xx + ky * yy + kz * zz + ph)
+        fat_m = f > -0.3 + (0.0 if p.habitus != "obese" else -0.8)
+        gas_m = f < -2.6
+        lab[zi[fat_m], yi[fat_m], xi[fat_m]] = L.MESENTERY
+        lab[zi[gas_m], yi[gas_m], xi[gas_m]] = L.BOWEL_GAS
 
     # ---------------------------------------------------------------- bones
     rib_idx = np.zeros(shape, np.int8)
@@ -504,9 +519,9 @@ def _paint_base(p: BodyParams, grid: Grid):
     for k in range(-4, 15):
         zc = p.rib_z1 + k * p.rib_s + p.rib_s * 0.2
         hh = 0.5 * p.rib_s - 2.5
-        rx, ry = 15.0 + 0.7 * max(k, 0), 13.0 + 0.5 * max(k, 0)
+        rx, ry = 13.0 + 0.6 * max(k, 0), 12.0 + 0.5 * max(k, 0)
         if k < 0:
-            rx, ry = 12.0, 10.0
+            rx, ry = 11.0, 9.0
         sl, Zs, Ys, Xs = grid.box((-rx - 40, yv - ry, zc - hh - 8), (rx + 40, yv + 60, zc + hh + 8))
         sub = lab[sl]
         q = (Xs / rx) ** 2 + ((Ys - yv) / ry) ** 2

@@ -521,7 +521,7 @@ def apply_findings(body: Body, findings, posture: str, seed: int, plane: Plane, 
 
         elif f.key == "pneumoperitoneum":
             zd = diaphragm_z(p, X, Y)
-            abdo = label_set(L.LIVER, L.BOWEL, L.SPLEEN)[lab]
+            abdo = label_set(L.LIVER, L.BOWEL, L.SPLEEN, L.MESENTERY, L.BOWEL_GAS)[lab]
             t = (5.0, 11.0, 20.0)[sev] + max(0.0, 0.55 * g.voxel - 3)
             below = Z - (zd + 5.0)
             if posture == "supine":

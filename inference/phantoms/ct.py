@@ -109,7 +109,7 @@ def ct_slice(cond, seed: int, size: int):
     out = np.where(table & (out < -500), 250.0, out)
     # correlated quantum noise, stronger in bigger patients
     rng = np.random.default_rng([seed, 78])
-    sigma = {"slim": 9.0, "average": 12.0, "obese": 18.0}[body.params.habitus] * (px / 1.5) ** -0.5
+    sigma = {"slim": 11.0, "average": 14.0, "obese": 20.0}[body.params.habitus] * (px / 1.5) ** -0.5
     nz = ndimage.gaussian_filter(rng.standard_normal((size, size)).astype(np.float32), 0.7)
     nz *= sigma / max(1e-6, float(nz.std()))
     body_mask = out > -950

@@ -21,7 +21,8 @@ SID = {"PA": 1800.0, "AP": 1000.0}
 DETECTOR_Y = {"PA": -FOV_Y / 2, "AP": FOV_Y / 2}
 N_SLABS = 4
 # log-attenuation -> display, fixed (an automatic exposure control keeps the lung fields in range)
-D_LO, D_HI, GAMMA = 1.2, 6.7, 0.9
+D_LO, D_HI, GAMMA = 1.2, 5.6, 0.8
+EDGE, DRC = 0.5, 0.1
 
 
 def _zoom_about_centre(img: np.ndarray, m: float, order: int = 1) -> np.ndarray:
@@ -59,7 +60,7 @@ def project(grid: Grid, labels: np.ndarray, view: str, masks3d: dict[str, np.nda
 
 
 def expose(line: np.ndarray, size: int, rng_noise: np.random.Generator, *, exposure: float = 1.0,
-           heel: float = 0.08, spr: float = 0.35, photons: float = 2500.0) -> np.ndarray:
+           heel: float = 0.08, spr: float = 0.2, photons: float = 150000.0) -> np.ndarray:
     """Line integrals at output size -> 12-bit MONOCHROME2 pixels (uint16 0..4095)."""
     px_mm = 384.0 / size
     primary = np.exp(-line)
@@ -76,7 +77,7 @@ def expose(line: np.ndarray, size: int, rng_noise: np.random.Generator, *, expos
     # detector processing: edge enhancement and dynamic range compression
     fine = ndimage.gaussian_filter(dens, sigma=max(0.6, 2.0 / px_mm), mode="nearest")
     coarse = ndimage.gaussian_filter(dens, sigma=30.0 / px_mm, mode="nearest")
-    dens = dens + 0.35 * (dens - fine) - 0.1 * (coarse - 4.0)
+    dens = dens + EDGE * (dens - fine) - DRC * (coarse - 4.0)
     t = np.clip((dens - D_LO) / (D_HI - D_LO), 0.0, 1.0) ** GAMMA
     return np.round(t * 4095.0).astype(np.uint16)
 
