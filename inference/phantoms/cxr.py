@@ -21,7 +21,7 @@ SID = {"PA": 1800.0, "AP": 1000.0}
 DETECTOR_Y = {"PA": -FOV_Y / 2, "AP": FOV_Y / 2}
 N_SLABS = 4
 # log-attenuation -> display, fixed (an automatic exposure control keeps the lung fields in range)
-D_LO, D_HI, GAMMA = 1.2, 5.6, 0.8
+D_LO, D_HI, GAMMA = 1.0, 5.0, 1.0
 EDGE, DRC = 0.5, 0.1
 
 
@@ -95,6 +95,18 @@ def _lung_table():
     return LUNG_ANATOMY
 
 
+AEC_REF = 3.0  # line integral the exposure control aims for behind the lungs
+
+
+def _aec(body, view: str) -> float:
+    cache = body.__dict__.setdefault("_aec", {})
+    if view not in cache:
+        line, pm = project(body.grid, body.labels, view, {"l": _lung_table()[body.labels]})
+        lung = pm["l"]
+        cache[view] = float(np.exp(np.median(line[lung]) - AEC_REF)) if lung.any() else 1.0
+    return cache[view]
+
+
 def voxel_for(size: int) -> float:
     return 6.0 if size <= 64 else 4.0 if size <= 128 else 3.0 if size <= 256 else 2.0
 
@@ -130,7 +142,9 @@ def render_cxr(cond, seed: int, size: int):
     c_in = np.array([(n - 1) / 2.0] * 2) + shift
     offset = c_in - M @ c_out
     line_s = ndimage.affine_transform(line, M, offset=offset, output_shape=(size, size), order=1, mode="nearest")
-    exposure = float(np.exp(pose.normal(0, 0.08)))
+    # automatic exposure control: the chambers sit behind the lungs of the patient as built (findings
+    # do not steer it, so they change only their own pixels); +-8% exposure scatter between films
+    exposure = float(np.exp(pose.normal(0, 0.08))) * _aec(body, cond.view)
     pixels = expose(line_s, size, np.random.default_rng([seed, 77]), exposure=exposure)
     masks = {}
     for k, m2 in pm.items():
