@@ -21,8 +21,9 @@ SID = {"PA": 1800.0, "AP": 1000.0}
 DETECTOR_Y = {"PA": -FOV_Y / 2, "AP": FOV_Y / 2}
 N_SLABS = 4
 # log-attenuation -> display, fixed (an automatic exposure control keeps the lung fields in range)
-D_LO, D_HI, GAMMA = 1.0, 5.0, 1.0
+D_LO, D_HI, GAMMA = 1.0, 5.2, 1.0
 EDGE, DRC = 0.5, 0.1
+KNEE = 0.72
 
 
 def _zoom_about_centre(img: np.ndarray, m: float, order: int = 1) -> np.ndarray:
@@ -78,7 +79,9 @@ def expose(line: np.ndarray, size: int, rng_noise: np.random.Generator, *, expos
     fine = ndimage.gaussian_filter(dens, sigma=max(0.6, 2.0 / px_mm), mode="nearest")
     coarse = ndimage.gaussian_filter(dens, sigma=30.0 / px_mm, mode="nearest")
     dens = dens + EDGE * (dens - fine) - DRC * (coarse - 4.0)
-    t = np.clip((dens - D_LO) / (D_HI - D_LO), 0.0, 1.0) ** GAMMA
+    t = np.clip((dens - D_LO) / (D_HI - D_LO), 0.0, None) ** GAMMA
+    # film-like shoulder: dense regions (spine, abdomen) roll off instead of clipping
+    t = np.where(t < KNEE, t, KNEE + (1.0 - KNEE) * np.tanh((t - KNEE) / (1.0 - KNEE)))
     return np.round(t * 4095.0).astype(np.uint16)
 
 
