@@ -21,8 +21,8 @@ SID = {"PA": 1800.0, "AP": 1000.0}
 DETECTOR_Y = {"PA": -FOV_Y / 2, "AP": FOV_Y / 2}
 N_SLABS = 4
 # log-attenuation -> display, fixed (an automatic exposure control keeps the lung fields in range)
-D_LO, D_HI, GAMMA = 1.0, 5.2, 1.0
-EDGE, DRC = 0.5, 0.1
+D_LO, D_HI, GAMMA = 1.2, 4.6, 1.0
+EDGE, DRC = 0.5, 0.05
 KNEE = 0.72
 
 
