@@ -626,13 +626,11 @@ def _grow(start, pts, r, gen, lobe, segs, rng, max_gen=8):
     end = start + v * frac
     segs.append((start, end, r, lobe))
     q = pts - c
-    try:
-        _, _, vt = np.linalg.svd(q[:: max(1, len(q) // 400)], full_matrices=False)
-        u = vt[0]
-    except np.linalg.LinAlgError:
-        return
+    qs = q[:: max(1, len(q) // 300)]
+    w, vecs = np.linalg.eigh(qs.T @ qs)
+    u = vecs[:, -1]  # principal axis of the territory
     s = q @ u
-    cut = float(np.quantile(s, rng.uniform(0.42, 0.58)))
+    cut = float(s.std() * rng.uniform(-0.2, 0.2))
     a, bpts = pts[s < cut], pts[s >= cut]
     # the larger daughter keeps the larger radius (asymmetric branching)
     ra = r * (0.86 if len(a) >= len(bpts) else 0.74)
@@ -644,7 +642,8 @@ def _grow(start, pts, r, gen, lobe, segs, rng, max_gen=8):
 def build_tree(p: BodyParams, body_id: int) -> list:
     """Airway tree (segments) by recursive bisection of each lobe's territory (coarse grid)."""
     grid = Grid(6.0)
-    lab, _ = _paint_base(p, grid)
+    lab, rib = _paint_base(p, grid)
+    base = (lab.copy(), rib)
     rng = np.random.default_rng([int(body_id), 0 if p.sex == "F" else 1, _ageidx(p.age_band), 31])
     jit = rng.uniform(-8, 8, 5)
     _split_lobes(p, grid, lab, jit)
@@ -654,7 +653,7 @@ def build_tree(p: BodyParams, body_id: int) -> list:
     for code, P in pts.items():
         hil = p.hilum_r if code in RIGHT_LOBES else p.hilum_l
         _grow(hil.copy(), P + rng.uniform(-3, 3, P.shape), r0[code], 0, code, segs, rng)
-    return segs, jit
+    return segs, jit, base
 
 
 def artery_of(p0, p1, r):
@@ -685,9 +684,9 @@ def _paint_tree(p: BodyParams, grid: Grid, lab: np.ndarray, segs) -> None:
     vmin = 0.42 * grid.voxel
     # arteries run beside the bronchi
     for p0, p1, r, lobe in segs:
-        q0, q1, ra = artery_of(p0, p1, r)
-        if ra < vmin:
+        if r * 1.05 + 0.4 < vmin:
             continue
+        q0, q1, ra = artery_of(p0, p1, r)
         paint_capsule(lab, grid, q0, q1, ra, L.PULM_VESSEL, lungs)
     # veins: a second, sparser set draining toward the left atrium (low lobes), offset the other way
     for p0, p1, r, lobe in segs:
@@ -715,8 +714,8 @@ def _paint_tree(p: BodyParams, grid: Grid, lab: np.ndarray, segs) -> None:
 @functools.lru_cache(maxsize=256)
 def _tree_cached(body_id: int, sex: str, age_band: str):
     p = make_params(body_id, sex, age_band)
-    segs, jit = build_tree(p, body_id)
-    return p, segs, jit
+    segs, jit, base6 = build_tree(p, body_id)
+    return p, segs, jit, base6
 
 
 _BODY_CACHE: dict = {}
@@ -729,9 +728,12 @@ def get_body(body_id: int, sex: str, age_band: str, voxel: float) -> Body:
     hit = _BODY_CACHE.get(key)
     if hit is not None:
         return hit
-    p, segs, jit = _tree_cached(key[0], sex, age_band)
+    p, segs, jit, base6 = _tree_cached(key[0], sex, age_band)
     grid = Grid(float(voxel))
-    lab, rib = _paint_base(p, grid)
+    if float(voxel) == 6.0:
+        lab, rib = base6[0].copy(), base6[1]
+    else:
+        lab, rib = _paint_base(p, grid)
     _split_lobes(p, grid, lab, jit)
     _paint_tree(p, grid, lab, segs)
     lung = np.isin(lab, LUNGISH)
