@@ -1,0 +1,138 @@
+"""The training-data API: `render`, `random_conditions`, `sample`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from scipy import ndimage
+
+from ..conditions import MAX_FINDINGS, ConditionError, Conditions, Finding
+from ..vocabulary import AGE_BANDS, FINDINGS, SEVERITIES, SEXES, VIEWS
+
+SIZES = (64, 128, 256, 512)
+
+
+@dataclass
+class Sample:
+    image: np.ndarray  # float32 in [0, 1]: (size, size) for cxr/ct, (size, size, 3) for lap
+    pixels: np.ndarray  # native: uint16 12-bit (cxr), int16 HU (ct), uint8 RGB (lap)
+    masks: dict = field(default_factory=dict)  # str -> bool (size, size)
+    conditions: Conditions = field(default_factory=Conditions)
+    report: str = ""
+
+
+def _rng(seed: int, *salt: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed) & 0xFFFFFFFFFFFF, *salt])
+
+
+def check_size(size: int) -> int:
+    if not isinstance(size, (int, np.integer)) or int(size) not in SIZES:
+        raise ConditionError(f"size {size!r} is not one of {', '.join(map(str, SIZES))}")
+    return int(size)
+
+
+def resolved_conditions(conditions: Conditions, seed: int, keep_masks: bool) -> Conditions:
+    from .chest import resolve
+
+    fs = []
+    for f in conditions.findings:
+        r = resolve(f, seed, conditions.modality)
+        if keep_masks and f.mask_png_b64:
+            r = replace(r, mask_png_b64=f.mask_png_b64)
+        fs.append(r)
+    return replace(conditions, findings=tuple(fs))
+
+
+def render(conditions: Conditions, *, seed: int, size: int = 256) -> Sample:
+    """Render one image of the virtual patient `seed` under `conditions` (validated here)."""
+    if not isinstance(conditions, Conditions):
+        raise ConditionError("conditions must be a Conditions object")
+    conditions.validate()
+    size = check_size(size)
+    seed = int(seed)
+    if seed < 0:
+        raise ConditionError(f"seed {seed!r} must be >= 0")
+    work = resolved_conditions(conditions, seed, keep_masks=True)
+    if conditions.modality == "cxr":
+        from .cxr import render_cxr
+
+        pixels, masks, extra = render_cxr(work, seed, size)
+        image = pixels.astype(np.float32) / 4095.0
+    elif conditions.modality == "ct":
+        from .ct import render_ct
+
+        pixels, masks, extra = render_ct(work, seed, size)
+        image = ((np.clip(pixels.astype(np.float32), -1024, 1024) + 1024.0) / 2048.0).astype(np.float32)
+    else:
+        from .lap import render_lap
+
+        pixels, masks, extra = render_lap(work, seed, size)
+        image = pixels.astype(np.float32) / 255.0
+    out = resolved_conditions(conditions, seed, keep_masks=False)
+    out = replace(out, **extra).validate()
+    from .report import compose
+
+    report = compose(out, _rng(seed, 991))
+    return Sample(image=image, pixels=pixels, masks=masks, conditions=out, report=report)
+
+
+_LOBES_BY_SIDE = {"right": ("RUL", "RML", "RLL"), "left": ("LUL", "LLL")}
+_SIZE_RANGE = {"nodule": (5.0, 30.0), "mass": (32.0, 80.0), "gallstone": (4.0, 25.0)}
+_EXCLUSIVE = [{"pneumothorax", "tension_pneumothorax"}]
+
+
+def random_conditions(rng: np.random.Generator, modality: str) -> Conditions:
+    """A training condition: 0-2 findings (about 20% normal), attributes drawn from the vocabulary."""
+    if modality not in VIEWS:
+        raise ConditionError(f"unknown modality {modality!r}")
+    view = VIEWS[modality][0]
+    if modality == "cxr":
+        view = "PA" if rng.random() < 0.65 else "AP"
+    sex = str(rng.choice(SEXES))
+    age = str(rng.choice(AGE_BANDS))
+    u = rng.random()
+    n = 0 if u < 0.2 else (1 if u < 0.7 else 2)
+    keys = [k for k, v in FINDINGS.items() if modality in v.modalities]
+    chosen: list[Finding] = []
+    used: set[str] = set()
+    for _ in range(n):
+        for _try in range(10):
+            key = str(rng.choice(keys))
+            if key in used or any(key in ex and used & (ex - {key}) for ex in _EXCLUSIVE):
+                continue
+            break
+        else:
+            continue
+        kind = FINDINGS[key]
+        lat = str(rng.choice(kind.lateralities))
+        sev = str(rng.choice(SEVERITIES))
+        size = None
+        if kind.has_size and rng.random() < 0.7:
+            lo, hi = _SIZE_RANGE.get(key, (5.0, 30.0))
+            span = (hi - lo) / 3
+            i = SEVERITIES.index(sev)
+            size = round(float(rng.uniform(lo + span * i, lo + span * (i + 1))), 1)
+        loc = ""
+        if key in ("nodule", "mass", "consolidation", "atelectasis") and lat in _LOBES_BY_SIDE and rng.random() < 0.5:
+            loc = str(rng.choice(_LOBES_BY_SIDE[lat]))
+        if key == "rib_fracture" and rng.random() < 0.5:
+            loc = f"rib {int(rng.integers(3, 11))}"
+        used.add(key)
+        chosen.append(Finding(key=key, laterality=lat, location=loc, size_mm=size, severity=sev))
+    return Conditions(modality=modality, view=view, findings=tuple(chosen[:MAX_FINDINGS]), sex=sex,
+                      age_band=age).validate()
+
+
+def sample(seed: int, modality: str, size: int = 64) -> Sample:
+    """The streaming training source."""
+    return render(random_conditions(np.random.default_rng(seed), modality), seed=seed, size=size)
+
+
+def resample2d(img: np.ndarray, size: int, order: int = 1, matrix=None, offset=None) -> np.ndarray:
+    n0, n1 = img.shape
+    if matrix is None:
+        matrix = np.array([n0 / size, n1 / size])
+        offset = 0.5 * matrix - 0.5
+    return ndimage.affine_transform(img, matrix, offset=offset, output_shape=(size, size), order=order,
+                                    mode="nearest", prefilter=False)

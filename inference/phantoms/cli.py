@@ -1,0 +1,227 @@
+"""Command line: render | dataset | bench | calibrate.
+
+    python -m inference.phantoms render --modality cxr --finding effusion:right:moderate --seed 7 --size 256 --out DIR
+    python -m inference.phantoms dataset --modality cxr --size 64 --count 1000 --out DIR
+    python -m inference.phantoms bench
+    python -m inference.phantoms calibrate
+
+A finding is key[:laterality[:severity[:size_mm[:location]]]], e.g. nodule:left:mild:12:LUL.
+Bad parameters print one line naming the bad value on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..conditions import ConditionError, Conditions, Finding
+from ..vocabulary import FINDINGS, VIEWS
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        sys.stderr.write(f"error: {message}\n")
+        raise SystemExit(2)
+
+
+def parse_finding(spec: str) -> Finding:
+    parts = spec.split(":")
+    key = parts[0].strip()
+    kind = FINDINGS.get(key)
+    if kind is None:
+        raise ConditionError(f"unknown finding {key!r}")
+    lat = parts[1] if len(parts) > 1 and parts[1] else kind.lateralities[0]
+    sev = parts[2] if len(parts) > 2 and parts[2] else "moderate"
+    size = None
+    if len(parts) > 3 and parts[3]:
+        try:
+            size = float(parts[3])
+        except ValueError:
+            raise ConditionError(f"size {parts[3]!r} for {key!r} is not a number") from None
+    loc = parts[4] if len(parts) > 4 else ""
+    if len(parts) > 5:
+        raise ConditionError(f"finding {spec!r} has too many ':' fields (key:laterality:severity:size:location)")
+    return Finding(key=key, laterality=lat, severity=sev, size_mm=size, location=loc)
+
+
+def _conditions(args) -> Conditions:
+    if args.modality not in VIEWS:
+        raise ConditionError(f"unknown modality {args.modality!r}")
+    view = args.view or VIEWS[args.modality][0]
+    findings = tuple(parse_finding(s) for s in (args.finding or []))
+    return Conditions(modality=args.modality, view=view, findings=findings, sex=args.sex, age_band=args.age,
+                      slice_index=args.slice, frame_index=args.frame).validate()
+
+
+def _save_png(path: Path, arr: np.ndarray) -> None:
+    from PIL import Image
+
+    if arr.dtype == np.uint16:
+        Image.fromarray(arr).save(path)
+    else:
+        Image.fromarray(arr).save(path)
+
+
+def window(hu: np.ndarray, width: float, level: float) -> np.ndarray:
+    lo = level - width / 2
+    return (np.clip((hu.astype(np.float32) - lo) / width, 0, 1) * 255).round().astype(np.uint8)
+
+
+def cmd_render(args) -> int:
+    from . import render
+
+    cond = _conditions(args)
+    s = render(cond, seed=args.seed, size=args.size)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    if cond.modality == "cxr":
+        _save_png(out / "image.png", (s.pixels >> 4).astype(np.uint8))
+        _save_png(out / "native16.png", s.pixels.astype(np.uint16))
+        written += ["image.png", "native16.png"]
+    elif cond.modality == "ct":
+        _save_png(out / "image_lung.png", window(s.pixels, 1500, -600))
+        _save_png(out / "image_mediastinal.png", window(s.pixels, 400, 40))
+        _save_png(out / "native16.png", (s.pixels.astype(np.int32) + 1024).clip(0, 65535).astype(np.uint16))
+        written += ["image_lung.png", "image_mediastinal.png", "native16.png"]
+    else:
+        _save_png(out / "image.png", s.pixels)
+        _save_png(out / "native.png", s.pixels)
+        written += ["image.png", "native.png"]
+    for k, m in s.masks.items():
+        name = "mask_" + k.replace(":", "_") + ".png"
+        _save_png(out / name, (m.astype(np.uint8) * 255))
+        written.append(name)
+    meta = {"seed": args.seed, "size": args.size, "report": s.report, "conditions": s.conditions.to_json()}
+    (out / "conditions.json").write_text(json.dumps(meta, indent=2))
+    written.append("conditions.json")
+    print(f"{s.report}\nwrote {len(written)} files to {out}: {', '.join(written)}")
+    return 0
+
+
+def cmd_dataset(args) -> int:
+    from tqdm import tqdm
+
+    from ..vocabulary import FINDING_IDS
+    from . import sample
+
+    if args.modality not in VIEWS:
+        raise ConditionError(f"unknown modality {args.modality!r}")
+    if args.count <= 0:
+        raise ConditionError(f"count {args.count!r} must be positive")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    shard, n_shard = [], 0
+
+    def flush():
+        nonlocal shard, n_shard
+        if not shard:
+            return
+        size = args.size
+        n = len(shard)
+        fm = np.zeros((n, 2, size, size), bool)
+        an = np.zeros((n, 2, size, size), bool)
+        ids = np.zeros((n, 2), np.int16)
+        for i, s in enumerate(shard):
+            for j, f in enumerate(s.conditions.findings[:2]):
+                fm[i, j] = s.masks.get(f"{f.key}:{f.laterality}", fm[i, j])
+                ids[i, j] = FINDING_IDS[f.key]
+            if args.modality != "lap":
+                an[i, 0] = s.masks["anatomy:lungs"]
+                an[i, 1] = s.masks["anatomy:heart"]
+        np.savez_compressed(
+            out / f"shard_{n_shard:05d}.npz",
+            seeds=np.array([s._seed for s in shard], np.int64),
+            image=np.stack([s.image for s in shard]).astype(np.float16),
+            pixels=np.stack([s.pixels for s in shard]),
+            finding_ids=ids, finding_masks=fm, anatomy_masks=an,
+            conditions=np.array([json.dumps(s.conditions.to_json()) for s in shard]),
+            reports=np.array([s.report for s in shard]),
+        )
+        n_shard += 1
+        shard = []
+
+    for i in tqdm(range(args.count), desc=f"{args.modality} {args.size}px", unit="img"):
+        seed = args.start_seed + i
+        s = sample(seed, args.modality, args.size)
+        s._seed = seed
+        shard.append(s)
+        if len(shard) >= args.shard_size:
+            flush()
+    flush()
+    print(f"wrote {n_shard} shard(s) of up to {args.shard_size} samples to {out}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    import os
+
+    from . import sample
+
+    mods = [args.modality] if args.modality else ["cxr", "ct", "lap"]
+    sizes = args.sizes or [64, 128, 256]
+    print(f"samples/s on one core (pid {os.getpid()}); cold = first use of each virtual body (built and cached), "
+          f"warm = bodies cached (steady state of a long training stream)")
+    for mod in mods:
+        for size in sizes:
+            n = args.count if size <= 64 else max(8, args.count // (2 if size <= 128 else 4))
+            t0 = time.perf_counter()
+            for s in range(n):
+                sample(s, mod, size)
+            t1 = time.perf_counter()
+            for s in range(n):
+                sample(s, mod, size)
+            t2 = time.perf_counter()
+            print(f"{mod:4s} {size:4d}px  cold {n / (t1 - t0):7.1f}/s   warm {n / (t2 - t1):7.1f}/s   (n={n})")
+    return 0
+
+
+def main(argv=None) -> int:
+    p = _Parser(prog="python -m inference.phantoms", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+    r = sub.add_parser("render", help="render one image with its masks and conditions")
+    r.add_argument("--modality", required=True)
+    r.add_argument("--finding", action="append", help="key[:laterality[:severity[:size_mm[:location]]]]")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--size", type=int, default=256)
+    r.add_argument("--view")
+    r.add_argument("--sex", default="F")
+    r.add_argument("--age", default="40-59")
+    r.add_argument("--slice", type=int)
+    r.add_argument("--frame", type=int)
+    r.add_argument("--out", required=True)
+    d = sub.add_parser("dataset", help="write .npz shards of training samples")
+    d.add_argument("--modality", required=True)
+    d.add_argument("--size", type=int, default=64)
+    d.add_argument("--count", type=int, required=True)
+    d.add_argument("--shard-size", type=int, default=256)
+    d.add_argument("--start-seed", type=int, default=0)
+    d.add_argument("--out", required=True)
+    b = sub.add_parser("bench", help="samples per second per core")
+    b.add_argument("--modality")
+    b.add_argument("--sizes", type=int, nargs="*")
+    b.add_argument("--count", type=int, default=200)
+    c = sub.add_parser("calibrate", help="phantom vs real (pydicom-data) statistics")
+    c.add_argument("--grid", help="also write the picture grid PNG to this path")
+    c.add_argument("--seeds", type=int, default=8)
+    args = p.parse_args(argv)
+    try:
+        if args.cmd == "render":
+            return cmd_render(args)
+        if args.cmd == "dataset":
+            return cmd_dataset(args)
+        if args.cmd == "bench":
+            return cmd_bench(args)
+        if args.cmd == "calibrate":
+            from .calibrate import main as cal
+
+            return cal(args)
+    except ConditionError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    return 0
