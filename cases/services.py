@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from inference.conditions import ConditionError
 
+from .anatomy import mask_problems
 from .kg import default_graph
 from .models import HISTORY_FIELDS, VITAL_FIELDS, Case, CaseVersion, Study, VersionStatus
 from .selectors import case_draft, case_latest_version, case_published_version, study_conditions
@@ -97,6 +98,10 @@ def _write_version(version: CaseVersion, content: CaseContent, studies: list[Stu
             study_conditions(study=study)
         except ConditionError as exc:
             raise ValidationError({"findings": f"{study.title}: {exc}"}) from None
+        problems = mask_problems(modality=study.modality, view=study.view, sex=version.patient_sex,
+                                 age_band=version.age_band, seed=study.seed, findings=study.findings)
+        if problems:
+            raise ValidationError({"findings": [f"{study.title}: {p}" for p in problems]})
         if study.modality == "ct" and not study.slice_count:
             raise ValidationError({"slice_count": f"{study.title}: a CT study needs a slice count."})
         if study.modality == "lap" and not study.frame_count:

@@ -1,15 +1,17 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import JsonResponse
+import numpy as np
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from simulator.accounts.access import case_get_for_user, require_role_for
 
 from .forms import CaseFilterForm, CaseForm, PublishForm
+from .anatomy import anatomy_pixels_header, study_anatomy
 from .kg_services import kg_version, version_warnings
-from .models import VersionStatus
+from .models import Study, VersionStatus
 from .selectors import case_draft, case_latest_version, cases_editable_by
 from .services import case_archive, case_clone, case_create, case_draft_start, case_publish, case_version_update
 
@@ -81,6 +83,25 @@ def case_edit(request, case_id: int):
         "warnings": version_warnings(version=version),
         "publish_form": PublishForm(organisation=case.organisation, initial={"cohorts": case.cohorts.all()}),
     })
+
+
+@login_required
+@require_GET
+def study_anatomy_pixels(request, case_id: int, study_id: int):
+    """The case patient's anatomy (no findings) as raw samples: the mask painter's background."""
+    case = case_get_for_user(request.user, case_id, "case.edit")
+    study = Study.objects.filter(pk=study_id, version__case=case).select_related("version").first()
+    if study is None:
+        raise Http404("No such study in this case.")
+    version = study.version
+    pixels, _ = study_anatomy(modality=study.modality, view=study.view, sex=version.patient_sex,
+                              age_band=version.age_band, seed=study.seed)
+    pixels = np.ascontiguousarray(pixels)
+    response = HttpResponse(pixels.astype(pixels.dtype.newbyteorder("<")).tobytes(),
+                            content_type="application/octet-stream")
+    for name, value in anatomy_pixels_header(pixels).items():
+        response[name] = value
+    return response
 
 
 @login_required

@@ -18,6 +18,8 @@ urlpatterns = [
     path("cases/<int:case_id>/edit/", case_views.case_edit, name="case_edit"),
     path("cases/<int:case_id>/draft/", case_views.case_draft_start_view, name="case_draft_start"),
     path("cases/<int:case_id>/autosave/", case_views.case_autosave, name="case_autosave"),
+    path("cases/<int:case_id>/studies/<int:study_id>/anatomy", case_views.study_anatomy_pixels,
+         name="study_anatomy"),
     path("cases/<int:case_id>/publish/", case_views.case_publish_view, name="case_publish"),
     path("cases/<int:case_id>/archive/", case_views.case_archive_view, name="case_archive"),
     path("cases/<int:case_id>/clone/", case_views.case_clone_view, name="case_clone"),

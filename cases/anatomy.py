@@ -1,0 +1,53 @@
+"""The case patient's own anatomy, from the phantom simulator: the painter's background, and the
+lungs that a lung lesion's mask must lie in."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from inference.conditions import MASK_SIZE, Conditions, Finding
+
+# findings drawn inside the lung parenchyma; pleural and mediastinal findings are not held to it
+LUNG_LESIONS = {"nodule", "mass", "consolidation", "atelectasis"}
+LUNG_MARGIN_PX = 4  # a lesion may touch the lung edge (the painter's brush is not a scalpel)
+MIN_INSIDE_FRACTION = 0.9
+
+
+def study_anatomy(*, modality: str, view: str, sex: str, age_band: str, seed: int):
+    """A render of the patient with no findings at the mask size: (pixels, lungs mask or None)."""
+    from inference.phantoms import render
+
+    slice_index = 0 if modality == "ct" else None
+    frame_index = 0 if modality == "lap" else None
+    sample = render(Conditions(modality=modality, view=view, sex=sex, age_band=age_band,
+                               slice_index=slice_index, frame_index=frame_index), seed=seed, size=MASK_SIZE)
+    return sample.pixels, sample.masks.get("anatomy:lungs")
+
+
+def mask_problems(*, modality: str, view: str, sex: str, age_band: str, seed: int, findings: list[dict]) -> list[str]:
+    """One message per lung lesion whose drawn mask lies mostly outside this patient's lungs."""
+    lesions = [f for f in findings if f.get("key") in LUNG_LESIONS and f.get("mask_png_b64")]
+    if not lesions or modality not in ("cxr", "ct"):
+        return []
+    _, lungs = study_anatomy(modality=modality, view=view, sex=sex, age_band=age_band, seed=seed)
+    if lungs is None:
+        return []
+    allowed = ndimage.binary_dilation(lungs, iterations=LUNG_MARGIN_PX)
+    problems = []
+    for finding in lesions:
+        mask = Finding(**finding).mask_array()
+        painted = int(mask.sum())
+        if painted == 0:
+            continue
+        inside = float((mask & allowed).sum()) / painted
+        if inside < MIN_INSIDE_FRACTION:
+            problems.append(
+                f"the {finding['key']} mask ({finding.get('laterality', 'none')}) lies {100 * (1 - inside):.0f}% "
+                "outside the lungs: paint it over the lung"
+            )
+    return problems
+
+
+def anatomy_pixels_header(pixels: np.ndarray) -> dict:
+    return {"X-Width": str(pixels.shape[1]), "X-Height": str(pixels.shape[0]), "X-Dtype": str(pixels.dtype)}
