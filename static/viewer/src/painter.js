@@ -316,10 +316,14 @@ export class Painter {
   }
 
   // ---------------------------------------------------------------- view geometry
-  // Mask coordinate u (pixel i covers [i, i+1)) -> world: background pixel k is centred at
-  // world k * spacing, so the image (and the mask) spans world [-spacing/2, W - spacing/2].
+  // Mask coordinate u (pixel i covers [i, i+1)) -> world. On the GPU (vtk.js) path background
+  // pixel k is centred at world k * spacing, so the image (and the mask) spans world
+  // [-spacing/2, W - spacing/2]. Cornerstone's CPU fallback puts the image corner at world 0
+  // instead (checked with screenshots: both draw the image at the same canvas pixels), so there
+  // the offset is 0. The browser test checks both paths against the on-screen image position.
   _maskToWorld(u, v) {
-    return [u - this._spacing[0] / 2, v - this._spacing[1] / 2, 0];
+    const half = this.renderer === 'cpu' ? 0 : 0.5;
+    return [u - half * this._spacing[0], v - half * this._spacing[1], 0];
   }
 
   _computeTransform() {
