@@ -102,16 +102,40 @@ def base_url(painter_bundle):
         server.server_close()
 
 
-@pytest.fixture(scope="session")
+def _running_playwright(sync_api):
+    """The Playwright that another test module started in this thread (test_viewer_bundle.py keeps
+    one for the whole session); only one sync Playwright can run per thread, so share it."""
+    import gc
+
+    for obj in gc.get_objects():
+        if isinstance(obj, sync_api.Playwright):
+            return obj
+    return None
+
+
+@pytest.fixture(scope="module")
 def playwright_instance():
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"chromium not found at {CHROMIUM}")
-    with sync_api.sync_playwright() as p:
+    manager = sync_api.sync_playwright()
+    try:
+        p = manager.__enter__()
+    except sync_api.Error as e:
+        if "asyncio loop" not in str(e):
+            raise
+        p = _running_playwright(sync_api)
+        if p is None:
+            raise
+        manager = None
+    try:
         yield p
+    finally:
+        if manager is not None:
+            manager.__exit__(None, None, None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance):
     b = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield b
