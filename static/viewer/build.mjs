@@ -1,5 +1,6 @@
 // Build the RadViewer browser bundle with esbuild.
-//   npm run build            -> ../dist/viewer.js, ../dist/viewer.css, ../dist/computeWorker.js
+//   npm run build            -> ../dist/viewer.js, ../dist/viewer.css, ../dist/computeWorker.js,
+//                               ../dist/painter.js, ../dist/painter.css (RadPainter, core only)
 //   npm run build -- --dev   -> same, unminified, with inline source maps
 //   npm run build -- --full-xml -> bundle the real xmlbuilder2 instead of the stub (see below)
 //   npm run watch            -> rebuild on change
@@ -61,6 +62,9 @@ const builds = [
   { ...common, entryPoints: { viewer: path.join(here, 'src', 'index.js') }, format: 'iife', outdir },
   { ...common, entryPoints: { computeWorker: path.join(here, 'node_modules', '@cornerstonejs', 'tools', 'dist', 'esm', 'workers', 'computeWorker.js') }, format: 'esm', outdir },
   { ...common, entryPoints: { viewer: path.join(here, 'src', 'viewer.css') }, outdir },
+  // RadPainter: mask painter. Uses @cornerstonejs/core only (display, zoom, pan), no tools.
+  { ...common, entryPoints: { painter: path.join(here, 'src', 'painter-index.js') }, format: 'iife', outdir },
+  { ...common, entryPoints: { painter: path.join(here, 'src', 'painter.css') }, outdir },
 ];
 
 const t0 = performance.now();

@@ -1,10 +1,7 @@
 // RadViewer: a small 2D / stack viewer on Cornerstone3D (StackViewport) for the teaching app.
 import {
   Enums as csEnums,
-  RenderingEngine,
-  getRenderingCapabilities,
   getShouldUseCPURendering,
-  init as csInit,
   setUseCPURendering,
   utilities as csUtils,
 } from '@cornerstonejs/core';
@@ -18,7 +15,8 @@ import {
   addTool,
   init as toolsInit,
 } from '@cornerstonejs/tools';
-import { addRecord, getRecord, newSeriesUID, normalise, registerLoaderOnce, releaseImages } from './loader.js';
+import { addRecord, getRecord, newSeriesUID, normalise, releaseImages } from './loader.js';
+import { acquireEngine, applyRenderer, h, initCore, releaseEngine as releaseSharedEngine } from './core.js';
 import { PRESETS, presetKey } from './presets.js';
 
 const { Events, ViewportType } = csEnums;
@@ -30,63 +28,25 @@ const EMIT_DELAY_MS = 250; // coalesce drags / wheel spins into one analytics ev
 const DEFAULT_FPS = 10;
 
 // ---------------------------------------------------------------- shared state
-let initDone = false;
-let engine = null;
-let engineUsers = 0;
+let toolsDone = false;
 let viewerCounter = 0;
 
-function webglWorks() {
-  try {
-    const caps = getRenderingCapabilities();
-    return !!caps.webgl;
-  } catch (e) {
-    return false;
-  }
-}
-
 function initOnce(renderer) {
-  if (!initDone) {
-    initDone = true;
-    csInit({ rendering: { webGlContextCount: 2 } });
+  initCore();
+  if (!toolsDone) {
+    toolsDone = true;
     toolsInit();
     for (const T of [WindowLevelTool, PanTool, ZoomTool, StackScrollTool]) addTool(T);
-    registerLoaderOnce();
   }
-  // Cornerstone's init already switches to CPU rendering when no WebGL context can be made;
-  // check again ourselves (cheap, cached) and honour an explicit request for CPU rendering.
-  // The setting is global for the page: once a viewer falls back, all of them render on the CPU.
-  if ((renderer === 'cpu' || !webglWorks()) && !getShouldUseCPURendering()) {
-    setUseCPURendering(true);
-  }
+  applyRenderer(renderer);
 }
 
 function getEngine() {
-  if (!engine) engine = new RenderingEngine(ENGINE_ID);
-  engineUsers += 1;
-  return engine;
+  return acquireEngine(ENGINE_ID);
 }
 
 function releaseEngine() {
-  engineUsers -= 1;
-  if (engineUsers <= 0 && engine) {
-    try {
-      engine.destroy();
-    } catch (e) {
-      /* ignore */
-    }
-    engine = null;
-    engineUsers = 0;
-  }
-}
-
-function h(tag, attrs = {}, text) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    el.setAttribute(k, v === true ? '' : String(v));
-  }
-  if (text !== undefined) el.textContent = text;
-  return el;
+  releaseSharedEngine(ENGINE_ID);
 }
 
 function roundWL(v) {
