@@ -81,6 +81,7 @@ def case_edit(request, case_id: int):
         "case": case,
         "versions": case.versions.order_by("-number"),
         "warnings": version_warnings(version=version),
+        "study": version.studies.first(),
         "publish_form": PublishForm(organisation=case.organisation, initial={"cohorts": case.cohorts.all()}),
     })
 

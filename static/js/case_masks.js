@@ -1,0 +1,103 @@
+// The editor's mask painter: one binary mask per finding row, painted over the case patient's own
+// anatomy. Each edit writes the row's hidden PNG field and lets autosave store it; an empty mask
+// means "the model places the finding".
+(function () {
+  "use strict";
+  const panel = document.getElementById("mask-panel");
+  const form = document.getElementById("case-editor");
+  if (!panel || !form || !window.RadPainter) return;
+  const host = document.getElementById("painter-host");
+  const statusEl = document.getElementById("mask-status");
+  const COLORS = [[255, 82, 82], [64, 196, 255], [255, 214, 0], [105, 240, 174]];
+  const SIZE = 256;
+  let painter = null;
+  let background = null;
+
+  function rows() {
+    return Array.from(form.querySelectorAll("tr.finding-row")).map(function (row) {
+      const key = row.querySelector("[name$=_key]");
+      const side = row.querySelector("[name$=_laterality]");
+      const mask = row.querySelector("input[type=hidden][name$=_mask]");
+      return { row: row, key: key, side: side, mask: mask };
+    }).filter(function (r) { return r.key.value; });
+  }
+
+  function layerKey(r) { return r.key.value + ":" + (r.side.value || "none"); }
+
+  function decode(b64) {
+    // a stored binary PNG -> Uint8Array of 0/1
+    return new Promise(function (resolve, reject) {
+      const img = new Image();
+      img.onload = function () {
+        const canvas = document.createElement("canvas");
+        canvas.width = SIZE; canvas.height = SIZE;
+        const ctx = canvas.getContext("2d");
+        ctx.drawImage(img, 0, 0);
+        const rgba = ctx.getImageData(0, 0, SIZE, SIZE).data;
+        const out = new Uint8Array(SIZE * SIZE);
+        for (let i = 0; i < out.length; i++) out[i] = rgba[4 * i] > 127 ? 1 : 0;
+        resolve(out);
+      };
+      img.onerror = function () { reject(new Error("a stored mask could not be read")); };
+      img.src = "data:image/png;base64," + b64;
+    });
+  }
+
+  async function loadBackground() {
+    const response = await fetch(panel.dataset.anatomy, { credentials: "same-origin" });
+    if (!response.ok) throw new Error("the anatomy preview could not be loaded (" + response.status + ")");
+    const buffer = await response.arrayBuffer();
+    const dtype = response.headers.get("X-Dtype");
+    const pixelData = dtype === "int16" ? new Int16Array(buffer) : new Uint16Array(buffer);
+    const ct = dtype === "int16";
+    return { width: Number(response.headers.get("X-Width")), height: Number(response.headers.get("X-Height")),
+             pixelData: pixelData, photometric: "MONOCHROME2",
+             windowCenter: ct ? -600 : 2048, windowWidth: ct ? 1500 : 4096 };
+  }
+
+  async function build() {
+    const current = rows();
+    if (painter) { painter.destroy(); painter = null; }
+    host.innerHTML = "";
+    if (!current.length) {
+      statusEl.textContent = "Choose a finding above, then paint where it is.";
+      return;
+    }
+    const findings = [];
+    const masks = {};
+    const seen = {};
+    for (let i = 0; i < current.length; i++) {
+      const r = current[i];
+      const key = layerKey(r);
+      if (seen[key]) continue;
+      seen[key] = true;
+      const label = r.key.options[r.key.selectedIndex].text + (r.side.value !== "none" ? " (" + r.side.value + ")" : "");
+      findings.push({ key: key, label: label, color: COLORS[findings.length % COLORS.length] });
+      if (r.mask.value) masks[key] = await decode(r.mask.value);
+    }
+    painter = await window.RadPainter.create(host, { width: SIZE, height: SIZE, background: background,
+                                                     findings: findings, masks: masks });
+    painter.onChange(function (change) {
+      const key = change.key;
+      const mask = painter.getMask(key);
+      let any = false;
+      for (let i = 0; i < mask.length; i++) { if (mask[i]) { any = true; break; } }
+      const value = any ? painter.toPngDataUrl(key).split(",")[1] : "";
+      rows().forEach(function (r) {
+        if (layerKey(r) === key) r.mask.value = value;
+      });
+      statusEl.textContent = any ? "Mask of " + key + " changed." : "Mask of " + key + " is empty: the model places it.";
+      form.dispatchEvent(new Event("change"));
+    });
+    statusEl.textContent = "Paint with the brush ([ and ] change its size); hold Shift to erase; Ctrl+Z undoes a stroke.";
+  }
+
+  form.addEventListener("change", function (e) {
+    // a finding added, removed or moved to the other side: rebuild the layers
+    if (e.target && /finding_\d+_(key|laterality)$/.test(e.target.name || "")) build();
+  });
+
+  loadBackground()
+    .then(function (bg) { background = bg; return build(); })
+    .catch(function (err) { statusEl.textContent = String(err.message || err); statusEl.className = "error small"; });
+})();
