@@ -67,6 +67,21 @@ def kg_search_json(request):
 
 @login_required
 @require_GET
+def kg_ground_json(request):
+    """What a study prompt was understood as, for the editor to show as the educator types."""
+    from inference.vocabulary import MODALITIES
+
+    from .grounding import ground_prompt
+
+    require_role_for(request.user, "case.create")
+    modality = request.GET.get("modality", "cxr")
+    if modality not in MODALITIES:
+        return JsonResponse({"error": f"unknown modality {modality!r}"}, status=400)
+    return JsonResponse(ground_prompt(request.GET.get("text", ""), modality=modality).to_json())
+
+
+@login_required
+@require_GET
 def kg_suggest_json(request, node_id: str):
     require_role_for(request.user, "case.create")
     graph = default_graph()

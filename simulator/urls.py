@@ -27,6 +27,7 @@ urlpatterns = [
     path("kg/", kg_views.kg_browse, name="kg_browse"),
     path("kg/search.json", kg_views.kg_search_json, name="kg_search_json"),
     path("kg/suggest/<str:node_id>.json", kg_views.kg_suggest_json, name="kg_suggest_json"),
+    path("kg/ground.json", kg_views.kg_ground_json, name="kg_ground_json"),
     path("kg/nodes/<str:node_id>/", kg_views.kg_node, name="kg_node"),
     # the student simulation
     path("cases/<int:case_id>/open/", encounter_views.case_open, name="case_open"),

@@ -233,3 +233,41 @@
     suggestionsEl.append(apply, " ", drop);
   });
 })();
+
+// Prompt grounding: as the educator types, what the prompt was understood as, and what is flagged.
+(function () {
+  "use strict";
+  const prompt = document.querySelector("#case-editor [name=study_prompt]");
+  const out = document.getElementById("grounding");
+  const modality = document.querySelector("#case-editor [name=study_modality]");
+  if (!prompt || !out) return;
+  let timer = null;
+  let asked = 0;
+  function chip(text, cls) {
+    const span = document.createElement("span");
+    span.className = "ground " + cls;
+    span.textContent = text;
+    return span;
+  }
+  async function ground() {
+    const text = prompt.value.trim();
+    const ticket = ++asked;
+    if (!text) { out.innerHTML = ""; return; }
+    const response = await fetch("/kg/ground.json?modality=" + modality.value + "&text=" + encodeURIComponent(text),
+      { credentials: "same-origin" });
+    if (!response.ok || ticket !== asked) return;
+    const data = await response.json();
+    out.innerHTML = "";
+    if (data.matches.length) out.appendChild(chip("Understood as:", "label"));
+    data.matches.forEach(function (m) {
+      const detail = [m.laterality, m.severity].filter(Boolean).join(", ");
+      const text = (m.negated ? "no " : "") + m.label + (detail ? " (" + detail + ")" : "");
+      out.appendChild(chip(text, m.negated ? "negated" : m.drawable ? "ok" : "unsupported"));
+    });
+    data.unmatched.forEach(function (u) { out.appendChild(chip("not understood: “" + u + "”", "unmatched")); });
+    data.flags.forEach(function (f) { out.appendChild(chip("⚠ " + f, "flag")); });
+  }
+  prompt.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(ground, 400); });
+  modality.addEventListener("change", ground);
+  ground();
+})();
