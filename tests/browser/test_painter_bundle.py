@@ -143,7 +143,7 @@ def browser(playwright_instance):
 
 
 def _open(browser, base_url, query=""):
-    page = browser.new_page(viewport={"width": 1010, "height": 720})
+    page = browser.new_page(viewport={"width": 1030, "height": 720})
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
     page.on(
@@ -599,21 +599,37 @@ def test_switching_findings_paints_into_the_other_mask_only(page):
     assert px[y, x][2] > px[y, x][0] + 40, px[y, x]
     assert set(page.evaluate("Object.keys(rpTest.painter.getMasks())")) == {K1, K2}
 
+
+
+def test_two_masks_show_in_their_colours(page):
+    """Also the docs screenshot: a left-lung nodule (brush, plus a satellite dot) and a right
+    effusion (polygon), both visible in their colours while the nodule is the active finding."""
+    g = Geo(page)
+    page.keyboard.press("2")
+    page.keyboard.press("p")
+    for u, v in [(34, 150), (70, 170), (104, 176), (112, 196), (80, 204), (46, 196), (30, 176)]:
+        page.mouse.click(*g.xy(u, v))
+    page.keyboard.press("Enter")
+    page.keyboard.press("1")
+    page.keyboard.press("b")
+    set_size(page, 15)
+    page.mouse.click(*g.xy(178.5, 92.5))
+    set_size(page, 5)
+    page.mouse.click(*g.xy(196.5, 120.5))
+    m1, m2 = mask(page, K1), mask(page, K2)
+    assert m1[92, 178] == 1 and m1[120, 196] == 1 and m2[185, 75] == 1 and (m1 & m2).sum() == 0
+    page.mouse.move(*g.xy(150.5, 140.5))
+    page.wait_for_timeout(150)
+    px = stage_pixels(page)
+    for (u, v), colour in (((178.5, 92.5), RED), ((75.5, 185.5), BLUE)):
+        x, y = g.local(u, v)
+        hue = np.array(colour) - np.mean(colour)
+        seen = px[y, x] - px[y, x].mean()
+        assert float(np.dot(hue, seen)) > 0.15 * float(np.dot(hue, hue)), (colour, px[y, x])  # tinted towards it
     shot = os.environ.get("RADPAINTER_DOCS_SCREENSHOT")
     if shot:
-        page.keyboard.press("2")
-        page.keyboard.press("p")
-        for u, v in [(196, 120), (222, 150), (226, 196), (200, 214), (168, 206), (158, 176)]:
-            page.mouse.click(*g.xy(u, v))
-        page.keyboard.press("Enter")
-        page.keyboard.press("1")
-        page.keyboard.press("b")
-        set_size(page, 13)
-        page.mouse.click(*g.xy(84.5, 96.5))
-        page.mouse.move(*g.xy(100.5, 120.5))
         out = ROOT / shot
         out.parent.mkdir(parents=True, exist_ok=True)
-        page.wait_for_timeout(200)
         page.locator("#painter").screenshot(path=str(out))
 
 
@@ -647,7 +663,7 @@ def test_overlay_stays_aligned_with_the_image_when_zoomed(page):
 
 
 def test_overlay_alignment_on_a_hidpi_screen(browser, base_url):
-    page = browser.new_page(viewport={"width": 1010, "height": 720}, device_scale_factor=2)
+    page = browser.new_page(viewport={"width": 1030, "height": 720}, device_scale_factor=2)
     try:
         page.goto(f"{base_url}/viewer/painter-test-page.html")
         page.wait_for_function("() => window.rpTest && (window.rpTest.painter || window.rpTest.error)", timeout=30_000)
