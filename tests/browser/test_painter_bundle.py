@@ -461,7 +461,16 @@ def test_polygon_fills_inside_escape_cancels_double_click_closes(page):
     tri = ((cx >= 150.25) & (cy >= 150.25) & (cx + cy < 350.5)).astype(np.uint8)
     got = mask(page) & (1 - expected)
     assert np.array_equal(got, tri), f"{int((got != tri).sum())} pixels differ"
-    assert [c["action"] for c in changes(page)] == ["polygon", "polygon"]
+    # closing by clicking the first vertex again, with Shift held: cuts the polygon out
+    inner = [(50.25, 50.25), (60.25, 50.25), (60.25, 60.25), (50.25, 60.25)]
+    for u, v in inner:
+        page.mouse.click(*g.xy(u, v))
+    page.keyboard.down("Shift")
+    page.mouse.click(*g.xy(*inner[0]))
+    page.keyboard.up("Shift")
+    expected[50:60, 50:60] = 0
+    assert np.array_equal(mask(page) & (1 - tri), expected)
+    assert [c["action"] for c in changes(page)] == ["polygon", "polygon", "polygon"]
 
 
 def test_fill_fills_inside_of_a_closed_ring_only(page):
