@@ -142,8 +142,8 @@ def browser(playwright_instance):
     b.close()
 
 
-def _open(browser, base_url, query=""):
-    page = browser.new_page(viewport={"width": 1030, "height": 720})
+def _open(browser, base_url, query="", **options):
+    page = browser.new_page(viewport={"width": 1030, "height": 720}, **options)
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
     page.on(
@@ -665,13 +665,11 @@ def test_overlay_stays_aligned_with_the_image_when_zoomed(page):
 
 
 def test_overlay_alignment_on_a_hidpi_screen(browser, base_url):
-    page = browser.new_page(viewport={"width": 1030, "height": 720}, device_scale_factor=2)
+    page, problems = _open(browser, base_url, device_scale_factor=2)
     try:
-        page.goto(f"{base_url}/viewer/painter-test-page.html")
-        page.wait_for_function("() => window.rpTest && (window.rpTest.painter || window.rpTest.error)", timeout=30_000)
-        page.locator("[data-rp=root]").focus()
         check_alignment_zoomed(page)
         assert page.evaluate("window.cspViolations") == []
+        assert problems == [], problems
     finally:
         page.close()
 
