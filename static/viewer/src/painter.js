@@ -244,7 +244,7 @@ export class Painter {
     this._on(c, 'pointerdown', (e) => this._onPointerDown(e));
     this._on(c, 'pointermove', (e) => this._onPointerMove(e));
     this._on(c, 'pointerup', (e) => this._onPointerUp(e));
-    this._on(c, 'pointercancel', (e) => this._onPointerUp(e, true));
+    this._on(c, 'pointercancel', (e) => this._onPointerUp(e));
     this._on(c, 'pointerleave', () => {
       if (!this._drag) {
         this._pointer = null;
@@ -614,7 +614,7 @@ export class Painter {
     }
   }
 
-  _onPointerUp(e, cancelled = false) {
+  _onPointerUp(e) {
     const d = this._drag;
     if (!d || (d.pointerId !== undefined && e.pointerId !== d.pointerId)) return;
     this._drag = null;
@@ -629,7 +629,6 @@ export class Painter {
         // a cancelled pointer (e.g. touch turned into a gesture) still keeps what was painted
         this._commit(d.key, d.erase ? 'erase' : 'stroke', d.before, after.slice());
       }
-      void cancelled;
     }
     this._updateCursor();
   }
