@@ -68,7 +68,7 @@ def test_educator_builds_paints_previews_pins_and_publishes(live_app, new_page):
     mask = np.asarray(Image.open(io.BytesIO(base64.b64decode(stored))).convert("L")) > 0
     ys, xs = np.nonzero(mask)
     assert mask.sum() > 20 and 160 <= xs.mean() <= 190 and 70 <= ys.mean() <= 98, (xs.mean(), ys.mean())
-    page.locator("#mask-panel").screenshot(path=str(SCREENSHOTS / "painter.png"))
+    page.locator("#mask-panel").screenshot(path=str(SCREENSHOTS / "authoring-masks.png"))
 
     # a reload shows the stored mask again (the round trip through the server)
     page.reload()

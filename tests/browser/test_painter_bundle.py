@@ -142,8 +142,8 @@ def browser(playwright_instance):
     b.close()
 
 
-def _open(browser, base_url, query=""):
-    page = browser.new_page(viewport={"width": 1010, "height": 720})
+def _open(browser, base_url, query="", **options):
+    page = browser.new_page(viewport={"width": 1030, "height": 720}, **options)
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
     page.on(
@@ -461,7 +461,16 @@ def test_polygon_fills_inside_escape_cancels_double_click_closes(page):
     tri = ((cx >= 150.25) & (cy >= 150.25) & (cx + cy < 350.5)).astype(np.uint8)
     got = mask(page) & (1 - expected)
     assert np.array_equal(got, tri), f"{int((got != tri).sum())} pixels differ"
-    assert [c["action"] for c in changes(page)] == ["polygon", "polygon"]
+    # closing by clicking the first vertex again, with Shift held: cuts the polygon out
+    inner = [(50.25, 50.25), (60.25, 50.25), (60.25, 60.25), (50.25, 60.25)]
+    for u, v in inner:
+        page.mouse.click(*g.xy(u, v))
+    page.keyboard.down("Shift")
+    page.mouse.click(*g.xy(*inner[0]))
+    page.keyboard.up("Shift")
+    expected[50:60, 50:60] = 0
+    assert np.array_equal(mask(page) & (1 - tri), expected)
+    assert [c["action"] for c in changes(page)] == ["polygon", "polygon", "polygon"]
 
 
 def test_fill_fills_inside_of_a_closed_ring_only(page):
@@ -550,17 +559,10 @@ def test_png_round_trip_is_exact_with_holes_and_single_pixels(page):
         url = page.evaluate("(k) => rpTest.painter.toPngDataUrl(k)", key)
         assert np.array_equal(decode_png(url), expected), key
         assert np.array_equal(mask(page, key), expected)
-    # the browser decodes it identically too
-    back = page.evaluate(
-        """async (k) => { const img = new Image(); img.src = rpTest.painter.toPngDataUrl(k); await img.decode();
-        const c = document.createElement('canvas'); c.width = img.width; c.height = img.height;
-        const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
-        const d = ctx.getImageData(0, 0, c.width, c.height).data; const out = [];
-        for (let i = 0; i < d.length; i += 4) out.push(d[i] === 255 ? 1 : d[i] === 0 ? 0 : 9);
-        return out; }""",
-        K1,
-    )
-    assert np.array_equal(np.array(back, dtype=np.uint8).reshape(N, N), m1)
+    # the browser decodes it identically too: RadPainter.maskFromPng (loading stored masks back)
+    for key, expected in ((K1, m1), (K2, m2)):
+        back = page.evaluate("async (k) => Array.from(await RadPainter.maskFromPng(rpTest.painter.toPngDataUrl(k)))", key)
+        assert np.array_equal(np.array(back, dtype=np.uint8).reshape(N, N), expected), key
     assert len(page.evaluate("(k) => rpTest.painter.toPngDataUrl(k)", K1)) < 16_000
 
 
@@ -599,21 +601,37 @@ def test_switching_findings_paints_into_the_other_mask_only(page):
     assert px[y, x][2] > px[y, x][0] + 40, px[y, x]
     assert set(page.evaluate("Object.keys(rpTest.painter.getMasks())")) == {K1, K2}
 
+
+
+def test_two_masks_show_in_their_colours(page):
+    """Also the docs screenshot: a left-lung nodule (brush, plus a satellite dot) and a right
+    effusion (polygon), both visible in their colours while the nodule is the active finding."""
+    g = Geo(page)
+    page.keyboard.press("2")
+    page.keyboard.press("p")
+    for u, v in [(34, 150), (70, 170), (104, 176), (112, 196), (80, 204), (46, 196), (30, 176)]:
+        page.mouse.click(*g.xy(u, v))
+    page.keyboard.press("Enter")
+    page.keyboard.press("1")
+    page.keyboard.press("b")
+    set_size(page, 15)
+    page.mouse.click(*g.xy(178.5, 92.5))
+    set_size(page, 5)
+    page.mouse.click(*g.xy(196.5, 120.5))
+    m1, m2 = mask(page, K1), mask(page, K2)
+    assert m1[92, 178] == 1 and m1[120, 196] == 1 and m2[185, 75] == 1 and (m1 & m2).sum() == 0
+    page.mouse.move(*g.xy(150.5, 140.5))
+    page.wait_for_timeout(150)
+    px = stage_pixels(page)
+    for (u, v), colour in (((178.5, 92.5), RED), ((75.5, 185.5), BLUE)):
+        x, y = g.local(u, v)
+        hue = np.array(colour) - np.mean(colour)
+        seen = px[y, x] - px[y, x].mean()
+        assert float(np.dot(hue, seen)) > 0.15 * float(np.dot(hue, hue)), (colour, px[y, x])  # tinted towards it
     shot = os.environ.get("RADPAINTER_DOCS_SCREENSHOT")
     if shot:
-        page.keyboard.press("2")
-        page.keyboard.press("p")
-        for u, v in [(196, 120), (222, 150), (226, 196), (200, 214), (168, 206), (158, 176)]:
-            page.mouse.click(*g.xy(u, v))
-        page.keyboard.press("Enter")
-        page.keyboard.press("1")
-        page.keyboard.press("b")
-        set_size(page, 13)
-        page.mouse.click(*g.xy(84.5, 96.5))
-        page.mouse.move(*g.xy(100.5, 120.5))
         out = ROOT / shot
         out.parent.mkdir(parents=True, exist_ok=True)
-        page.wait_for_timeout(200)
         page.locator("#painter").screenshot(path=str(out))
 
 
@@ -647,13 +665,11 @@ def test_overlay_stays_aligned_with_the_image_when_zoomed(page):
 
 
 def test_overlay_alignment_on_a_hidpi_screen(browser, base_url):
-    page = browser.new_page(viewport={"width": 1010, "height": 720}, device_scale_factor=2)
+    page, problems = _open(browser, base_url, device_scale_factor=2)
     try:
-        page.goto(f"{base_url}/viewer/painter-test-page.html")
-        page.wait_for_function("() => window.rpTest && (window.rpTest.painter || window.rpTest.error)", timeout=30_000)
-        page.locator("[data-rp=root]").focus()
         check_alignment_zoomed(page)
         assert page.evaluate("window.cspViolations") == []
+        assert problems == [], problems
     finally:
         page.close()
 

@@ -21,8 +21,32 @@ function ensureStylesheet() {
 }
 ensureStylesheet();
 
+/**
+ * Load a stored mask PNG (URL or data URL, e.g. from toPngDataUrl or the server) as a 0/1
+ * Uint8Array for the `masks` option or setMask(). A pixel is 1 when its grey (red) value >= 128.
+ */
+async function maskFromPng(src, width = 256, height = 256) {
+  const img = new Image();
+  img.src = src;
+  await img.decode();
+  if (img.naturalWidth !== width || img.naturalHeight !== height) {
+    throw new RangeError(`RadPainter.maskFromPng: image is ${img.naturalWidth}x${img.naturalHeight}, expected ${width}x${height}`);
+  }
+  const c = document.createElement('canvas');
+  c.width = width;
+  c.height = height;
+  const ctx = c.getContext('2d', { willReadFrequently: true });
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(img, 0, 0);
+  const d = ctx.getImageData(0, 0, width, height).data;
+  const out = new Uint8Array(width * height);
+  for (let i = 0; i < out.length; i++) out[i] = d[4 * i] >= 128 && d[4 * i + 3] >= 128 ? 1 : 0;
+  return out;
+}
+
 const RadPainter = Object.freeze({
   create,
+  maskFromPng,
   Painter,
   minBrushSize: MIN_SIZE,
   maxBrushSize: MAX_SIZE,

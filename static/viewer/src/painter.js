@@ -15,7 +15,7 @@ const ENGINE_ID = 'radpainter-engine';
 const TOOLS = {
   brush: { key: 'b', label: 'Brush', title: 'Brush (b): paint; hold Shift or Alt to erase' },
   eraser: { key: 'e', label: 'Eraser', title: 'Eraser (e)' },
-  polygon: { key: 'p', label: 'Polygon', title: 'Polygon (p): click vertices, double-click or Enter closes, Esc cancels; Shift/Alt while closing cuts out' },
+  polygon: { key: 'p', label: 'Polygon', title: 'Polygon (p): click vertices; double-click, Enter or a click on the first vertex closes; Esc cancels; Shift/Alt while closing cuts out' },
   fill: { key: 'f', label: 'Fill', title: 'Fill (f): flood-fill the closed region under the click; Shift/Alt+click clears a connected region' },
   pan: { key: 'h', label: 'Pan', title: 'Pan (h) on left drag; always: middle drag or Space+drag; wheel zooms at the cursor' },
 };
@@ -28,6 +28,7 @@ const MAX_UNDO = 100;
 const MIN_ZOOM = 0.25; // relative to "fitted"
 const MAX_ZOOM = 40;
 const VERTEX_MERGE_PX = 4; // a click this close (screen px) to the last vertex adds none (double-click)
+const CLOSE_PX = 6; // a click this close (screen px) to the first vertex closes the polygon
 const ACTIONS = new Set(['stroke', 'erase', 'polygon', 'fill', 'undo', 'redo', 'clear', 'set']);
 
 let painterCounter = 0;
@@ -243,7 +244,7 @@ export class Painter {
     this._on(c, 'pointerdown', (e) => this._onPointerDown(e));
     this._on(c, 'pointermove', (e) => this._onPointerMove(e));
     this._on(c, 'pointerup', (e) => this._onPointerUp(e));
-    this._on(c, 'pointercancel', (e) => this._onPointerUp(e, true));
+    this._on(c, 'pointercancel', (e) => this._onPointerUp(e));
     this._on(c, 'pointerleave', () => {
       if (!this._drag) {
         this._pointer = null;
@@ -554,6 +555,14 @@ export class Painter {
     } else if (this.tool === 'polygon') {
       e.preventDefault();
       if (!this._poly) this._poly = [];
+      if (this._poly.length >= 3) {
+        // clicking the first vertex again closes the polygon, as in most drawing tools
+        const [fx, fy] = this._toCanvas(this._poly[0][0], this._poly[0][1]);
+        if (Math.hypot(fx - p[0], fy - p[1]) < CLOSE_PX) {
+          this._closePolygon(erase);
+          return;
+        }
+      }
       const last = this._poly[this._poly.length - 1];
       if (last) {
         const [lx, ly] = this._toCanvas(last[0], last[1]);
@@ -605,7 +614,7 @@ export class Painter {
     }
   }
 
-  _onPointerUp(e, cancelled = false) {
+  _onPointerUp(e) {
     const d = this._drag;
     if (!d || (d.pointerId !== undefined && e.pointerId !== d.pointerId)) return;
     this._drag = null;
@@ -620,7 +629,6 @@ export class Painter {
         // a cancelled pointer (e.g. touch turned into a gesture) still keeps what was painted
         this._commit(d.key, d.erase ? 'erase' : 'stroke', d.before, after.slice());
       }
-      void cancelled;
     }
     this._updateCursor();
   }
