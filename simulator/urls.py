@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from cases import bundle_views
 from cases import kg_views
 from cases import views as case_views
 from simulator.accounts import views as account_views
@@ -23,6 +24,8 @@ urlpatterns = [
     path("cases/<int:case_id>/publish/", case_views.case_publish_view, name="case_publish"),
     path("cases/<int:case_id>/archive/", case_views.case_archive_view, name="case_archive"),
     path("cases/<int:case_id>/clone/", case_views.case_clone_view, name="case_clone"),
+    path("cases/<int:case_id>/export/", bundle_views.case_export, name="case_export"),
+    path("cases/import/", bundle_views.case_import, name="case_import"),
     # the knowledge graph
     path("kg/", kg_views.kg_browse, name="kg_browse"),
     path("kg/search.json", kg_views.kg_search_json, name="kg_search_json"),
