@@ -63,7 +63,7 @@ RICH_CONTENT = CaseContent(
 def _rich_studies() -> list[StudyInput]:
     mask_b64 = mask_to_png_b64(_holed_mask())
     small = np.zeros((MASK_SIZE, MASK_SIZE), dtype=bool)
-    small[10, 10] = True  # a single pixel mask
+    small[84, 176] = True  # a single pixel mask, in the left upper zone (a nodule must lie in the lung)
     return [
         StudyInput(title="Chest X-ray PA", modality="cxr", view="PA",
                    prompt="right effusion and RLL consolidation",
