@@ -15,7 +15,8 @@ SEARCH_LIMIT = 50
 
 def _node_summary(node) -> dict:
     return {"id": node.id, "type": node.type, "label": node.label, "synonyms": list(node.synonyms),
-            "abbreviations": list(node.abbreviations), "icd10": node.attrs.get("icd10")}
+            "abbreviations": list(node.abbreviations), "icd10": node.attrs.get("icd10"),
+            "phantom_key": node.attrs.get("phantom_key")}
 
 
 @login_required

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from simulator.accounts.access import case_get_for_user, require_role_for
 
-from .forms import CaseFilterForm, CaseForm, PublishForm
+from .forms import FINDING_ROWS, CaseFilterForm, CaseForm, PublishForm
 from .anatomy import anatomy_pixels_header, study_anatomy
 from .kg_services import kg_version, version_warnings
 from .models import Study, VersionStatus
@@ -16,14 +16,22 @@ from .selectors import case_draft, case_latest_version, cases_editable_by
 from .services import case_archive, case_clone, case_create, case_draft_start, case_publish, case_version_update
 
 
+def _finding_row_field(form, message: str) -> str | None:
+    """The findings row a message is about (it names the finding key), so the error shows beside it."""
+    for i in range(FINDING_ROWS):
+        key = form.cleaned_data.get(f"finding_{i}_key")
+        if key and (f"'{key}'" in message or f" {key} mask" in message):
+            return f"finding_{i}_key"
+    return None
+
+
 def _add_errors(form, exc: ValidationError) -> None:
     if hasattr(exc, "error_dict"):
         for field, errors in exc.message_dict.items():
             target = field if field in form.fields else None
-            for name in ("slice_count", "frame_count"):
-                if field == name:
-                    target = name
             for error in errors:
+                if field == "findings":
+                    target = _finding_row_field(form, error)
                 form.add_error(target, error)
     else:
         for error in exc.messages:

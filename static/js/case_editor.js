@@ -29,15 +29,15 @@
     return node;
   }
 
-  async function kgSearch(query) {
-    const response = await fetch("/kg/search.json?type=disease&q=" + encodeURIComponent(query),
+  async function kgSearch(query, type) {
+    const response = await fetch("/kg/search.json?type=" + (type || "disease") + "&q=" + encodeURIComponent(query),
       { credentials: "same-origin" });
     if (!response.ok) return [];
     return (await response.json()).results;
   }
 
   // a small combobox: type, see matches, click or Enter to pick
-  function autocomplete(input, list, onPick) {
+  function autocomplete(input, list, onPick, type) {
     let timer = null;
     let results = [];
     let active = -1;
@@ -64,7 +64,7 @@
       clearTimeout(timer);
       const q = input.value.trim();
       timer = setTimeout(async function () {
-        results = q.length >= 2 ? await kgSearch(q) : [];
+        results = q.length >= 2 ? await kgSearch(q, type) : [];
         active = results.length ? 0 : -1;
         render();
       }, 150);
@@ -128,6 +128,28 @@
     differentialSearch.value = "";
   });
   renderChips();
+
+  // findings from the knowledge graph: pick an imaging finding, it fills the next empty row with the
+  // generator's key (findings the generator cannot draw are shown but refused)
+  const findingSearch = document.getElementById("finding-search");
+  if (findingSearch) {
+    const findingResults = document.getElementById("finding-results");
+    const FINDING_KEYS = Array.from(form.querySelectorAll("[name=finding_0_key] option")).map(function (o) { return o.value; });
+    autocomplete(findingSearch, findingResults, function (r) {
+      findingSearch.value = "";
+      if (!r.phantom_key || FINDING_KEYS.indexOf(r.phantom_key) === -1) {
+        findingSearch.placeholder = r.label + " cannot be drawn by the generator; pick another finding";
+        return;
+      }
+      const row = Array.from(form.querySelectorAll("tr.finding-row")).find(function (tr) {
+        return !tr.querySelector("[name$=_key]").value;
+      });
+      if (!row) { findingSearch.placeholder = "All finding rows are used"; return; }
+      const key = row.querySelector("[name$=_key]");
+      key.value = r.phantom_key;
+      key.dispatchEvent(new Event("change", { bubbles: true }));
+    }, "imaging_finding");
+  }
 
   // modality decides the views on offer
   const modality = $("[name=study_modality]");

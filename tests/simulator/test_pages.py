@@ -211,3 +211,13 @@ def test_only_page_assets_are_served_as_static_files():
     assert finders.find("css/app.css") and finders.find("js/encounter.js")
     assert finders.find("viewer/package.json") is None
     assert finders.find("viewer/node_modules/@cornerstonejs/core/package.json") is None
+
+
+@pytest.mark.django_db
+def test_a_finding_error_is_shown_beside_its_row(world, client):
+    client.force_login(world.elena)
+    page = _create(client, finding_1_key="pulmonary_embolism", finding_1_laterality="left").content.decode()
+    row_1 = page.index('name="finding_1_key"')
+    row_2 = page.index('name="finding_2_key"')
+    error = page.index("not visible in modality")
+    assert row_1 < error < row_2

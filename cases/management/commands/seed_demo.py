@@ -33,7 +33,16 @@ def painted(shape: str, *, cx: float, cy: float, rx: float, ry: float) -> str:
         inside &= ~inner
     if shape == "base":  # fluid: the lower part of the ellipse only
         inside &= y >= cy - ry * 0.2
+    if shape == "cap":  # free air: the upper half, a crescent under a dome
+        inside &= y <= cy
     return mask_to_png_b64(inside)
+
+
+def union(*masks_b64: str) -> str:
+    from inference.conditions import Finding
+
+    arrays = [Finding(key="edema", mask_png_b64=m).mask_array() for m in masks_b64]
+    return mask_to_png_b64(np.logical_or.reduce(arrays))
 
 
 def study(title: str, prompt: str, findings: list[dict], seed: int) -> StudyInput:
@@ -135,8 +144,11 @@ DEMO_CASES = [
                            "the radiograph of left heart failure.",
         ),
         study("Chest X-ray PA", "PA chest radiograph: cardiomegaly with pulmonary oedema.",
-              [{"key": "cardiomegaly", "laterality": "none", "severity": "moderate"},
-               {"key": "edema", "laterality": "bilateral", "severity": "moderate"}], seed=57),
+              [{"key": "cardiomegaly", "laterality": "none", "severity": "moderate",
+                "mask_png_b64": painted("disc", cx=140, cy=150, rx=58, ry=42)},
+               {"key": "edema", "laterality": "bilateral", "severity": "moderate",
+                "mask_png_b64": union(painted("disc", cx=92, cy=118, rx=30, ry=34),
+                                      painted("disc", cx=168, cy=118, rx=30, ry=34))}], seed=57),
     ),
     (
         CaseContent(
@@ -154,7 +166,9 @@ DEMO_CASES = [
                            "otherwise.",
         ),
         study("Chest X-ray PA (erect)", "Erect PA chest radiograph: free air under both hemidiaphragms.",
-              [{"key": "pneumoperitoneum", "laterality": "none", "severity": "moderate"}], seed=69),
+              [{"key": "pneumoperitoneum", "laterality": "none", "severity": "moderate",
+                "mask_png_b64": union(painted("cap", cx=78, cy=196, rx=40, ry=9),
+                                      painted("cap", cx=180, cy=206, rx=38, ry=9))}], seed=69),
     ),
 ]
 
