@@ -8,7 +8,7 @@ VIEWER := static/dist/viewer.js
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install viewer browser-deps bench train-cxr-cpu evaluate clean
+.PHONY: run test install viewer browser-deps bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,13 @@ run: install viewer
 test: install viewer browser-deps
 	$(PY) -m pytest
 
+# Figures for BENCHMARKS.md: phantom render throughput, then the generator's step times (one thread,
+# as the web server runs it). Run on a quiet machine: other load changes every figure.
 bench: install
-	$(PY) -m inference.bench
+	$(PY) -m inference.phantoms bench --modality cxr --sizes 64 128 256
+	$(PY) -m inference.phantoms bench --modality ct --sizes 256
+	$(PY) -m inference.phantoms bench --modality lap --sizes 256
+	$(PY) -m inference.sample --benchmark --threads 1 --finding nodule:left --prompt "left upper lobe nodule"
 
 clean:
 	rm -rf $(VENV) static/dist static/viewer/node_modules var

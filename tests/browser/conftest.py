@@ -1,13 +1,18 @@
-"""A real daphne server on a free port with a fresh SQLite file and the demo data, and Debian's chromium."""
+"""What every browser test shares: the bundles built from static/viewer, one Playwright and one Debian
+chromium per process (two sync Playwright instances cannot share a thread), a static server with the
+app's strict CSP for the bundle tests, and a real daphne with the demo data for the journeys."""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -15,11 +20,78 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+STATIC = ROOT / "static"
+VIEWER_SRC = STATIC / "viewer"
+DIST = STATIC / "dist"
+CHROMIUM = os.environ.get("RADSIM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'"
+)
+BUNDLES = ("viewer.js", "painter.js")
+
+
+def _bundles_stale() -> bool:
+    built = [DIST / name for name in BUNDLES]
+    if not all(path.exists() for path in built):
+        return True
+    oldest = min(path.stat().st_mtime for path in built)
+    inputs = [VIEWER_SRC / "build.mjs", VIEWER_SRC / "package-lock.json", *(VIEWER_SRC / "src").rglob("*")]
+    return any(p.is_file() and p.stat().st_mtime > oldest for p in inputs)
+
+
+@pytest.fixture(scope="session")
+def bundles() -> Path:
+    """static/dist built from static/viewer, rebuilt with npm when missing or older than its sources."""
+    if _bundles_stale():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("static/dist is missing or stale and npm is not available: run `make viewer`")
+        installed = VIEWER_SRC / "node_modules" / ".package-lock.json"
+        lock = VIEWER_SRC / "package-lock.json"
+        if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
+            subprocess.run([npm, "ci", "--prefix", str(VIEWER_SRC), "--no-audit", "--no-fund"], check=True,
+                           timeout=600)
+        subprocess.run([npm, "run", "build", "--prefix", str(VIEWER_SRC)], check=True, timeout=300)
+    return DIST
+
+
+class _CSPHandler(http.server.SimpleHTTPRequestHandler):
+    def end_headers(self):
+        self.send_header("Content-Security-Policy", CSP)
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+
+@pytest.fixture(scope="session")
+def base_url(bundles):
+    """static/ served under the app's CSP, for the bundle test pages."""
+    handler = functools.partial(_CSPHandler, directory=str(STATIC))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Debian chromium is missing at {CHROMIUM}: `make browser-deps` installs it")
+    with sync_playwright() as p:
+        yield p
 
 
 def _free_port() -> int:
@@ -29,9 +101,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_app():
-    if not (ROOT / "static/dist/viewer.js").exists():
-        pytest.fail("static/dist/viewer.js is missing: build it with `make viewer`")
+def live_app(bundles):
     var = Path(tempfile.mkdtemp(prefix="radsim-browser-"))
     env = dict(os.environ, RADSIM_VAR_DIR=str(var), DJANGO_SETTINGS_MODULE="simulator.settings",
                PYTHONUNBUFFERED="1")
@@ -67,15 +137,10 @@ def live_app():
 
 
 @pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is missing: `make browser-deps` installs it")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
+def browser(playwright_instance):
+    b = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield b
+    b.close()
 
 
 @pytest.fixture

@@ -5,141 +5,28 @@ opens static/viewer/painter-test-page.html (a synthetic 256x256 preview, two fin
 Debian chromium and paints with real mouse and keyboard input. Masks are compared exactly with
 arrays computed here; on-screen checks use screenshots.
 
-Free of Django on purpose:  python -m pytest tests/browser/test_painter_bundle.py -q -p no:django
+Run alone: python -m pytest tests/browser/test_painter_bundle.py -q (the page under test needs no Django; the fixtures are in conftest.py)
 Set RADPAINTER_DOCS_SCREENSHOT=docs/img/painter.png to refresh the screenshot in docs/PAINTER.md.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
-import http.server
 import io
 import os
-import shutil
-import subprocess
-import threading
-from pathlib import Path
 
 import pytest
 
-np = pytest.importorskip("numpy")
-Image = pytest.importorskip("PIL.Image")
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-STATIC = ROOT / "static"
-VIEWER_SRC = STATIC / "viewer"
-DIST = STATIC / "dist"
-BUNDLE = DIST / "painter.js"
-CHROMIUM = os.environ.get("RADSIM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'"
-)
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT  # noqa: E402
+
 N = 256
 K1, K2 = "nodule:left", "effusion:right"
 RED, BLUE = (255, 80, 80), (80, 170, 255)
-
-
-def _sources_newer_than_bundle() -> bool:
-    if not BUNDLE.exists():
-        return True
-    built = BUNDLE.stat().st_mtime
-    inputs = [VIEWER_SRC / "build.mjs", VIEWER_SRC / "package-lock.json", *(VIEWER_SRC / "src").rglob("*")]
-    return any(p.is_file() and p.stat().st_mtime > built for p in inputs)
-
-
-@pytest.fixture(scope="session")
-def painter_bundle() -> Path:
-    """Build static/dist/painter.js with npm when it is missing or older than its sources."""
-    npm = shutil.which("npm")
-    if _sources_newer_than_bundle():
-        if npm is None:
-            if not BUNDLE.exists():
-                pytest.skip("static/dist/painter.js is missing and npm is not available to build it")
-        else:
-            installed = VIEWER_SRC / "node_modules" / ".package-lock.json"
-            lock = VIEWER_SRC / "package-lock.json"
-            if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
-                subprocess.run([npm, "ci", "--prefix", str(VIEWER_SRC), "--no-audit", "--no-fund"], check=True, timeout=600)
-            subprocess.run([npm, "run", "build", "--prefix", str(VIEWER_SRC)], check=True, timeout=300)
-    assert BUNDLE.exists(), "build did not produce static/dist/painter.js"
-    return BUNDLE
-
-
-class _CSPHandler(http.server.SimpleHTTPRequestHandler):
-    def end_headers(self):
-        self.send_header("Content-Security-Policy", CSP)
-        self.send_header("Cache-Control", "no-store")
-        super().end_headers()
-
-    def log_message(self, *args):  # keep pytest output clean
-        pass
-
-
-@pytest.fixture(scope="session")
-def base_url(painter_bundle):
-    handler = functools.partial(_CSPHandler, directory=str(STATIC))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _running_playwright(sync_api):
-    """The Playwright that another test module started in this thread (test_viewer_bundle.py keeps
-    one for the whole session); only one sync Playwright can run per thread, so share it."""
-    import gc
-
-    for obj in gc.get_objects():
-        if isinstance(obj, sync_api.Playwright):
-            return obj
-    return None
-
-
-@pytest.fixture(scope="module")
-def playwright_instance():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"chromium not found at {CHROMIUM}")
-    manager = sync_api.sync_playwright()
-    try:
-        p = manager.__enter__()
-    except sync_api.Error as e:
-        if "asyncio loop" not in str(e):
-            raise
-        p = _running_playwright(sync_api)
-        if p is None:
-            raise
-        manager = None
-    try:
-        yield p
-    finally:
-        if manager is not None:
-            manager.__exit__(None, None, None)
-
-
-@pytest.fixture(scope="module")
-def browser(playwright_instance):
-    b = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield b
-    b.close()
 
 
 def _open(browser, base_url, query="", **options):

@@ -4,111 +4,23 @@ Serves static/ with python's http.server under a strict CSP (script-src 'self'),
 static/viewer/test-page.html in headless Debian chromium and drives window.RadViewer with
 synthetic images. Pixels are checked from screenshots, not from the DOM.
 
-Free of Django on purpose:  python -m pytest tests/browser/test_viewer_bundle.py -q -p no:django
+Run alone: python -m pytest tests/browser/test_viewer_bundle.py -q (the page under test needs no Django; the fixtures are in conftest.py)
 Set RADVIEWER_DOCS_SCREENSHOT=docs/img/viewer.png to refresh the screenshot in docs/VIEWER.md.
 """
 
 from __future__ import annotations
 
-import functools
-import http.server
 import io
+
+import numpy as np
+from PIL import Image
 import os
-import shutil
-import subprocess
-import threading
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-STATIC = ROOT / "static"
-VIEWER_SRC = STATIC / "viewer"
-DIST = STATIC / "dist"
-BUNDLE = DIST / "viewer.js"
-CHROMIUM = os.environ.get("RADSIM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'"
-)
-
-
-def _sources_newer_than_bundle() -> bool:
-    if not BUNDLE.exists():
-        return True
-    built = BUNDLE.stat().st_mtime
-    inputs = [VIEWER_SRC / "build.mjs", VIEWER_SRC / "package-lock.json", *(VIEWER_SRC / "src").rglob("*")]
-    return any(p.is_file() and p.stat().st_mtime > built for p in inputs)
-
-
-@pytest.fixture(scope="session")
-def viewer_bundle() -> Path:
-    """Build static/dist/viewer.js with npm when it is missing or older than its sources."""
-    npm = shutil.which("npm")
-    if _sources_newer_than_bundle():
-        if npm is None:
-            if not BUNDLE.exists():
-                pytest.skip("static/dist/viewer.js is missing and npm is not available to build it")
-        else:
-            installed = VIEWER_SRC / "node_modules" / ".package-lock.json"
-            lock = VIEWER_SRC / "package-lock.json"
-            if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
-                subprocess.run([npm, "ci", "--prefix", str(VIEWER_SRC), "--no-audit", "--no-fund"], check=True, timeout=600)
-            subprocess.run([npm, "run", "build", "--prefix", str(VIEWER_SRC)], check=True, timeout=300)
-    assert BUNDLE.exists(), "build did not produce static/dist/viewer.js"
-    return BUNDLE
-
-
-class _CSPHandler(http.server.SimpleHTTPRequestHandler):
-    def end_headers(self):
-        self.send_header("Content-Security-Policy", CSP)
-        self.send_header("Cache-Control", "no-store")
-        super().end_headers()
-
-    def log_message(self, *args):  # keep pytest output clean
-        pass
-
-
-@pytest.fixture(scope="session")
-def base_url(viewer_bundle):
-    handler = functools.partial(_CSPHandler, directory=str(STATIC))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture(scope="session")
-def playwright_instance():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"chromium not found at {CHROMIUM}")
-    with sync_api.sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="session")
-def browser(playwright_instance):
-    b = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield b
-    b.close()
-
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT  # noqa: E402
 
 def _open(browser, base_url, query=""):
     page = browser.new_page(viewport={"width": 700, "height": 680})
@@ -139,8 +51,6 @@ def page(browser, base_url):
 
 def _pixels(page):
     """Screenshot of the image area (toolbar excluded) as an RGB numpy array."""
-    np = pytest.importorskip("numpy")
-    Image = pytest.importorskip("PIL.Image")
     png = page.locator("[data-rv=viewport]").screenshot()
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
 

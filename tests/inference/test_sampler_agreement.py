@@ -11,7 +11,7 @@ from inference.conditions import Conditions, Finding
 from inference.encoding import encode_structured
 from inference.sampler import DDIMSampler, DPMSolverPP2MSampler, NoiseSchedule, diffusers_config, make_sampler
 
-diffusers = pytest.importorskip("diffusers")
+import diffusers  # noqa: E402  (a test dependency: pip install -e ".[test]")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 ATOL = 1e-4
