@@ -58,3 +58,9 @@ def sam_encounter(world):
     from simulator.encounters.services import encounter_start
 
     return encounter_start(case=world.case, student=world.sam)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main thread until the
+    session ends, and tests that call asyncio.run() must not come after it."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
