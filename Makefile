@@ -29,6 +29,7 @@ browser-deps:
 
 run: install viewer
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_kg
 	$(PY) manage.py seed_demo
 	@echo "RadSim on http://$(HOST):$(PORT)/"
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) simulator.asgi:application

@@ -1,6 +1,6 @@
 from django import forms
 
-from inference.vocabulary import FINDINGS, LATERALITIES, MODALITIES, SEVERITIES, SEXES, VIEWS
+from inference.vocabulary import FINDINGS, LATERALITIES, LOCATIONS, MODALITIES, SEVERITIES, SEXES, VIEWS
 
 from .models import HISTORY_FIELDS, VITAL_FIELDS, SeedPolicy, VersionStatus
 from .services import CaseContent, StudyInput
@@ -12,6 +12,9 @@ FINDING_CHOICES = [("", "—")] + [
     for m in MODALITIES
 ]
 VIEW_CHOICES = [(v, v) for m in MODALITIES for v in VIEWS[m]]
+LOBES = {"rul", "rml", "rll", "lul", "lll"}
+LOCATION_CHOICES = [("", "—")] + [(loc.upper() if loc in LOBES else loc, loc.upper() if loc in LOBES else loc)
+                                   for loc in LOCATIONS if loc and loc != "other"]
 
 
 class CaseForm(forms.Form):
@@ -48,6 +51,8 @@ class CaseForm(forms.Form):
                                                                  label=f"Finding {i + 1}")
             self.fields[f"finding_{i}_laterality"] = forms.ChoiceField(
                 choices=[(v, v) for v in LATERALITIES], required=False, label="Side")
+            self.fields[f"finding_{i}_location"] = forms.ChoiceField(
+                choices=LOCATION_CHOICES, required=False, label="Location")
             self.fields[f"finding_{i}_severity"] = forms.ChoiceField(
                 choices=[(v, v) for v in SEVERITIES], required=False, initial="moderate", label="Severity")
             self.fields[f"finding_{i}_size_mm"] = forms.FloatField(required=False, min_value=0.1, max_value=150,
@@ -61,7 +66,8 @@ class CaseForm(forms.Form):
         return [self[f"vital_{name}"] for name, *_ in VITAL_FIELDS]
 
     def finding_rows(self):
-        return [[self[f"finding_{i}_{part}"] for part in ("key", "laterality", "severity", "size_mm", "mask")]
+        return [[self[f"finding_{i}_{part}"] for part in ("key", "laterality", "location", "severity", "size_mm",
+                                                           "mask")]
                 for i in range(FINDING_ROWS)]
 
     def findings(self) -> list[dict]:
@@ -73,6 +79,8 @@ class CaseForm(forms.Form):
                 continue
             row = {"key": key, "laterality": data.get(f"finding_{i}_laterality") or "none",
                    "severity": data.get(f"finding_{i}_severity") or "moderate"}
+            if data.get(f"finding_{i}_location"):
+                row["location"] = data[f"finding_{i}_location"]
             if data.get(f"finding_{i}_size_mm") is not None:
                 row["size_mm"] = data[f"finding_{i}_size_mm"]
             if data.get(f"finding_{i}_mask"):
@@ -130,6 +138,7 @@ class CaseForm(forms.Form):
                 data[f"finding_{i}_key"] = finding["key"]
                 data[f"finding_{i}_laterality"] = finding.get("laterality", "none")
                 data[f"finding_{i}_severity"] = finding.get("severity", "moderate")
+                data[f"finding_{i}_location"] = finding.get("location", "")
                 data[f"finding_{i}_size_mm"] = finding.get("size_mm")
                 data[f"finding_{i}_mask"] = finding.get("mask_png_b64", "")
         return data

@@ -27,30 +27,14 @@ from torch import nn
 
 from .conditions import MAX_FINDINGS
 from .vocabulary import AGE_BANDS, FINDING_IDS, LATERALITIES, MODALITIES, SEVERITIES, SEXES, VIEWS
+from .vocabulary import LOCATIONS as VOCABULARY_LOCATIONS
 
 # Flattened view vocabulary (index 0 reserved for "unknown"), shared with `encoding.py`.
 ALL_VIEWS: tuple[str, ...] = tuple(f"{m}:{v}" for m in MODALITIES for v in VIEWS[m])
 
 # Lobes and zones a case author may type into `Finding.location` (case-insensitive). Index 0 means
 # "unspecified" and the last index means "something else" (free text the model was not trained on).
-LOCATIONS: tuple[str, ...] = (
-    "",
-    "rul",
-    "rml",
-    "rll",
-    "lul",
-    "lll",
-    "lingula",
-    "upper zone",
-    "mid zone",
-    "lower zone",
-    "apex",
-    "base",
-    "hilar",
-    "perihilar",
-    "costophrenic angle",
-    "other",
-)
+LOCATIONS: tuple[str, ...] = VOCABULARY_LOCATIONS  # the order is part of the trained weights
 
 # Per-slot numeric features computed by `encoding.py`:
 # [has_size, size_mm / 100, has_mask, mask area fraction, mask centroid y, mask centroid x] (centroids in [-1, 1])

@@ -13,6 +13,12 @@ VIEWS = {"cxr": ("PA", "AP"), "ct": ("axial",), "lap": ("scope",)}
 SEXES = ("F", "M")
 AGE_BANDS = ("18-39", "40-59", "60-79", "80+")
 LATERALITIES = ("none", "left", "right", "bilateral")
+# Where a finding sits. Free text is allowed in `Finding.location`; the model embeds these (lower-cased)
+# and puts anything else into one "other" embedding.
+LOCATIONS = (
+    "", "rul", "rml", "rll", "lul", "lll", "lingula", "upper zone", "mid zone", "lower zone", "apex", "base",
+    "hilar", "perihilar", "costophrenic angle", "other",
+)
 SEVERITIES = ("mild", "moderate", "severe")
 
 

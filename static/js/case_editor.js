@@ -169,6 +169,7 @@
     return Array.from(form.querySelectorAll("tr.finding-row")).map(function (row) {
       return {
         key: row.querySelector("[name$=_key]"), side: row.querySelector("[name$=_laterality]"),
+        location: row.querySelector("[name$=_location]"),
         severity: row.querySelector("[name$=_severity]"), size: row.querySelector("[name$=_size_mm]"),
       };
     });
@@ -193,6 +194,27 @@
     group.appendChild(line);
   }
 
+  // the prompt, composed from the findings rows (then free to edit)
+  const composeButton = document.getElementById("compose-prompt");
+  if (composeButton) {
+    composeButton.addEventListener("click", function () {
+      const head = { cxr: form.querySelector("[name=study_view]").value + " chest radiograph",
+                     ct: "Axial CT of the chest", lap: "Laparoscopic view" }[modality.value];
+      const parts = findingRows().filter(function (r) { return r.key.value; }).map(function (r) {
+        const label = r.key.options[r.key.selectedIndex].text.toLowerCase();
+        const words = [r.severity.value !== "moderate" ? r.severity.value : "moderate",
+                       r.side.value !== "none" ? r.side.value : "", label].filter(Boolean).join(" ");
+        const where = r.location.value ? " in the " + r.location.value : "";
+        const size = r.size.value ? " (" + r.size.value + " mm)" : "";
+        return words + where + size;
+      });
+      const text = head + ": " + (parts.length ? parts.join("; ") : "no abnormality") + ".";
+      const promptField = form.querySelector("[name=study_prompt]");
+      promptField.value = text;
+      promptField.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+  }
+
   suggestButton.addEventListener("click", async function () {
     if (!diagnosisId.value) return;
     const response = await fetch("/kg/suggest/" + encodeURIComponent(diagnosisId.value) + ".json", { credentials: "same-origin" });
@@ -214,6 +236,9 @@
         row.side.value = f.laterality || "none";
         row.severity.value = f.severity || "moderate";
         row.size.value = f.size_mm || "";
+        const location = f.location || "";
+        const known = Array.from(row.location.options).some(function (o) { return o.value === location; });
+        row.location.value = known ? location : "";
       });
     });
     if (!renderable.length) fGroup.appendChild(el("p", { class: "muted" }, "The generator draws none of this disease's findings in this modality."));
