@@ -66,17 +66,22 @@ class TextEncoder:
         if tokens:
             pooled, out, mask = self._run(texts)
             return TextEmbedding(pooled=pooled.clone(), tokens=out.clone(), mask=mask.clone())
+        # LRU cache of pooled vectors. The answer is built from this call's own hits and fresh vectors, so
+        # evicting old entries to make room can never drop a text this same call needs.
         with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+            for text in found:
+                self._cache.move_to_end(text)
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
             pooled, _, _ = self._run(missing)
+            fresh = {text: vector.clone() for text, vector in zip(missing, pooled)}
+            found.update(fresh)
             with self._lock:
-                for text, vector in zip(missing, pooled):
-                    self._cache[text] = vector.clone()
+                self._cache.update(fresh)
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
-        with self._lock:
-            return TextEmbedding(pooled=torch.stack([self._cache[t] for t in texts]))
+        return TextEmbedding(pooled=torch.stack([found[t] for t in texts]))
 
 
 @functools.lru_cache(maxsize=1)
