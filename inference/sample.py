@@ -48,6 +48,52 @@ def build_conditions(args) -> Conditions:
     return conditions.validate()
 
 
+SHEET_ROWS = (
+    (),
+    (("effusion", "right"),),
+    (("pneumothorax", "left"),),
+    (("tension_pneumothorax", "right"),),
+    (("consolidation", "right"),),
+    (("nodule", "left"),),
+    (("mass", "right"),),
+    (("cardiomegaly", "none"),),
+    (("edema", "bilateral"),),
+    (("atelectasis", "left"),),
+    (("emphysema", "bilateral"),),
+    (("pneumoperitoneum", "none"),),
+    (("rib_fracture", "right"),),
+)
+
+
+def _sheet(generator, request, *, seeds: int, out: str, scale: int) -> int:
+    """One PNG: a row per chest finding (no masks: the model places them), one column per seed."""
+    import dataclasses
+
+    import numpy as np
+    from PIL import Image
+
+    from .conditions import Conditions, Finding
+
+    rows = []
+    for findings in SHEET_ROWS:
+        conditions = dataclasses.replace(
+            request.conditions, findings=tuple(Finding(k, laterality=side) for k, side in findings), prompt=""
+        )
+        Conditions.validate(conditions)
+        row = [generator.generate(dataclasses.replace(request, conditions=conditions, seed=seed)).display
+               for seed in range(1, seeds + 1)]
+        rows.append(np.concatenate(row, axis=1))
+        names = ", ".join(f"{k} {side}" for k, side in findings) or "normal"
+        print(f"row {len(rows)}: {names}")
+    image = Image.fromarray(np.concatenate(rows, axis=0))
+    if scale > 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    image.save(out)
+    print(f"wrote {out}: {len(rows)} rows x {seeds} seeds, {request.steps} {request.sampler} steps, "
+          f"guidance {request.guidance}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m inference.sample", description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -72,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=4, help="nearest-neighbour upscaling of the PNG")
     parser.add_argument(
         "--benchmark", action="store_true", help="time the steps (3 warm-up runs, 5 timed runs)"
+    )
+    parser.add_argument(
+        "--sheet", type=int, default=0, metavar="SEEDS",
+        help="write a sample sheet instead: a row per chest finding (normal first), SEEDS columns of seeds",
     )
     args = parser.parse_args(argv)
 
@@ -98,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.benchmark:
         return _benchmark(generator, request)
+    if args.sheet:
+        return _sheet(generator, request, seeds=args.sheet, out=args.out, scale=args.scale)
     t0 = time.perf_counter()
     result = generator.generate(request)
     elapsed = time.perf_counter() - t0
