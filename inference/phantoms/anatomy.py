@@ -65,6 +65,7 @@ class L:
     TRACHEA = 32  # trachea and main bronchi lumen
     BOWEL_GAS = 33
     MESENTERY = 34  # intra-abdominal fat
+    BONE_SHELL = 35  # thin cortex of vertebral bodies and sternum (partial volume)
     # finding tissues
     NODULE = 40
     MASS = 41
@@ -100,7 +101,7 @@ _HU = [
     (L.AORTA, 42, 220), (L.MYOCARDIUM, 45, 110), (L.BLOOD_R, 40, 330), (L.BLOOD_L, 40, 230),
     (L.LIVER, 60, 80), (L.SPLEEN, 50, 110), (L.STOMACH_WALL, 40, 70), (L.STOMACH_GAS, -1000, -1000),
     (L.STOMACH_CONTENT, 15, 15), (L.BREAST, -45, -40), (L.CANAL, 12, 15), (L.KIDNEY, 32, 160),
-    (L.BOWEL, -20, -10), (L.SVC, 40, 150), (L.ESOPHAGUS, 40, 55), (L.DIAPHRAGM, 50, 60), (L.TRACHEA, -1000, -1000), (L.BOWEL_GAS, -1000, -1000), (L.MESENTERY, -95, -95),
+    (L.BOWEL, -20, -10), (L.SVC, 40, 150), (L.ESOPHAGUS, 40, 55), (L.DIAPHRAGM, 50, 60), (L.TRACHEA, -1000, -1000), (L.BOWEL_GAS, -1000, -1000), (L.MESENTERY, -95, -95), (L.BONE_SHELL, 600, 600),
     (L.NODULE, 38, 70), (L.MASS, 40, 65), (L.CONSOLIDATION, 32, 60), (L.EFFUSION, 8, 10),
     (L.PTX_AIR, -1000, -1000), (L.PLEURA, 20, 25), (L.EDEMA, -480, -470), (L.SEPTAL, 10, 15),
     (L.ATELECTASIS, 45, 90), (L.EMPHYSEMA, -955, -950), (L.BULLA, -995, -995), (L.FREE_AIR, -1000, -1000),
@@ -116,7 +117,7 @@ for _lab, _p, _c in _HU:
 # density (HU); bone gets the photo-electric excess of calcium.
 MU_WATER = 0.0206
 MU = (MU_WATER * np.clip(1.0 + HU_PLAIN / 1000.0, 0.0, None)).astype(np.float32)
-for _lab in (L.BONE, L.MARROW):
+for _lab in (L.BONE, L.MARROW, L.BONE_SHELL):
     MU[_lab] = MU_WATER * (1.0 + HU_PLAIN[_lab] / 1000.0 * 1.4)
 MU[L.CARTILAGE] = MU_WATER * 1.15
 
@@ -365,7 +366,7 @@ def _paint_base(p: BodyParams, grid: Grid):
     above = Z < p.z_top
     d = np.where(above, 999.0, d).astype(np.float32)
     # chest wall: muscle thicker posteriorly (paraspinal) and anteriorly up top (pectoralis)
-    musc = 10.0 + 34.0 * np.exp(-((phi / 0.45) ** 2)) + 14.0 * np.exp(-(((phi - 2.3) / 0.5) ** 2)) * (Z < p.z_w + 30)
+    musc = 10.0 + 34.0 * np.exp(-((phi / 0.45) ** 2)) + 14.0 * np.exp(-(((phi - 2.3) / 0.5) ** 2)) * np.clip((p.z_w + 60 - Z) / 60.0, 0, 1)
     wall = 9.0
     skin = wall + musc + p.fat
     lab[d < skin] = L.FAT
@@ -402,7 +403,7 @@ def _paint_base(p: BodyParams, grid: Grid):
 
     # mediastinum (fat) between the lungs
     wm = np.where(Z < p.carina[2] - 60, 18.0, 24.0) + np.where(Y < -40, -6.0, 0.0)
-    wm = np.where(Y > p.y_vb - 45, 13.0, wm)  # posterior mediastinum: oesophagus, azygos (aorta painted)
+    wm = np.where(Y > p.y_vb - 45, 9.0, wm)  # posterior mediastinum: oesophagus, azygos (aorta painted)
     med = thorax & (np.abs(X - p.xm) < wm) & (Y < p.y_vb + 5)
     lab[med] = L.FAT
 
@@ -489,14 +490,15 @@ def _paint_base(p: BodyParams, grid: Grid):
     rib_core = np.zeros(zz.shape, bool)
     shell_r = max(1.8, 0.75 * grid.voxel) if grid.voxel <= 3.0 else 99.0
     fphi = (ph / math.pi) ** 1.4
-    k0 = np.clip(np.round((zz - p.rib_z1 - 66.0 * fphi) / p.rib_s).astype(int), 0, 11)
+    k0 = np.clip(np.round((zz - p.rib_z1 - 66.0 * fphi + 10.0 * np.sin(ph * 1.2)) / p.rib_s).astype(int), 0, 11)
     dd = d[zi, yi, xi]
     for dk in (-1, 0, 1):
         k = np.clip(k0 + dk, 0, 11)
-        zc = zpost[k] + drop_k[k] * fphi - 4.0 * np.sin(ph * 1.5)
+        zc = zpost[k] + drop_k[k] * fphi - 10.0 * np.sin(ph * 1.2)
         half_h = np.where(ph < 1.2, 5.5, 6.5)
-        hit = (np.abs(zz - zc) < half_h) & (ph > 0.18) & (ph < end_k[k]) & (dd < 7.5)
-        core = hit & (np.abs(zz - zc) < half_h - shell_r) & (dd > shell_r) & (dd < 7.5 - shell_r)
+        thick = 7.5 - 3.5 * np.clip((ph - 1.7) / 0.9, 0, 1)  # anterior ribs are thinner
+        hit = (np.abs(zz - zc) < half_h) & (ph > 0.18) & (ph < end_k[k]) & (dd < thick)
+        core = hit & (np.abs(zz - zc) < half_h - shell_r) & (dd > shell_r) & (dd < thick - shell_r)
         best = np.where(hit & (best == 0), (k + 1).astype(np.int8), best)
         rib_core |= core
     rib_vox = best > 0
@@ -508,7 +510,7 @@ def _paint_base(p: BodyParams, grid: Grid):
     rib_idx[zi[ok], yi[ok], xi[ok]] = best[ok] * sgn[ok]
     # costal cartilages of ribs 1-7: from the rib end to the sternum
     for k in range(7):
-        hit = (ph >= end_k[k]) & (np.abs(zz - (zpost[k] + drop_k[k] * fphi - 4.0 * np.sin(ph * 1.5)) + 8.0 * (ph - end_k[k])) < 5.0)
+        hit = (ph >= end_k[k]) & (np.abs(zz - (zpost[k] + drop_k[k] * fphi - 10.0 * np.sin(ph * 1.2)) + 8.0 * (ph - end_k[k])) < 5.0)
         hit &= (lab[zi, yi, xi] == L.MUSCLE) | (lab[zi, yi, xi] == L.SOFT)
         lab[zi[hit], yi[hit], xi[hit]] = L.CARTILAGE
     del zi, yi, xi, zz, yy, xx
@@ -528,7 +530,7 @@ def _paint_base(p: BodyParams, grid: Grid):
         inz = np.abs(Zs - zc) < hh
         body = (q < 1.0) & inz
         core = (q < (1.0 - shell / rx) ** 2) & (np.abs(Zs - zc) < hh - shell)
-        sub[body] = L.BONE
+        sub[body] = L.BONE_SHELL
         sub[core] = L.MARROW
         yc_can = yv + ry + 8.0
         can = (Xs / 8.5) ** 2 + ((Ys - yc_can) / 8.0) ** 2
@@ -551,7 +553,7 @@ def _paint_base(p: BodyParams, grid: Grid):
         sl, Zs, Ys, Xs = grid.box((-hw, yc - 8, z0), (hw, yc + 8, z1))
         sub = lab[sl]
         m = (np.abs(Xs - p.xm) < hw) & (np.abs(Ys - yc) < 6.5) & (Zs >= z0) & (Zs < z1)
-        sub[m] = L.BONE
+        sub[m] = L.BONE_SHELL
         core = (np.abs(Xs - p.xm) < hw - shell) & (np.abs(Ys - yc) < 6.5 - shell) & (Zs >= z0 + shell) & (Zs < z1 - shell)
         sub[core] = L.MARROW
     # clavicles

@@ -144,7 +144,7 @@ def warp_z(lab: np.ndarray, body: Body, side: str, centre_mm: float, lateral_mm:
     return _keep_bones(lab, lab[src, yi, xi])
 
 
-_BONY = label_set(L.BONE, L.MARROW, L.CARTILAGE, L.CANAL)
+_BONY = label_set(L.BONE, L.MARROW, L.BONE_SHELL, L.CARTILAGE, L.CANAL)
 
 
 def _keep_bones(orig: np.ndarray, warped: np.ndarray) -> np.ndarray:
