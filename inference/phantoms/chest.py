@@ -54,9 +54,24 @@ def finding_rng(seed: int, f: Finding, salt: int = 0) -> np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, 4099, FINDING_IDS.get(f.key, 0), lat, salt])
 
 
+_LOBE_WORDS = {"right upper lobe": "RUL", "right middle lobe": "RML", "right lower lobe": "RLL",
+               "left upper lobe": "LUL", "left lower lobe": "LLL", "lingula": "LUL"}
+
+
 def parse_lobe(location: str):
-    loc = (location or "").strip().upper()
-    return LOBES.get(loc)
+    loc = (location or "").strip()
+    code = _LOBE_WORDS.get(loc.lower(), loc.upper())
+    return LOBES.get(code)
+
+
+def zone_lobe(location: str, side: str):
+    """Lobe for a zone word ("upper zone" -> RUL/LUL, "middle zone" -> RML/LUL, "lower zone" -> RLL/LLL)."""
+    z = zone_of(location)
+    if z is None:
+        return None
+    if side == "right":
+        return (L.RUL, L.RML, L.RLL)[z]
+    return (L.LUL, L.LUL, L.LLL)[z]
 
 
 def zone_of(location: str) -> int | None:
@@ -344,7 +359,7 @@ def apply_findings(body: Body, findings, posture: str, seed: int, plane: Plane, 
 
         elif f.key == "atelectasis":
             sd = f.laterality
-            lobe = parse_lobe(f.location) or (L.RLL if sd == "right" else L.LLL)
+            lobe = parse_lobe(f.location) or zone_lobe(f.location, sd) or (L.RLL if sd == "right" else L.LLL)
             if sev >= 1:
                 sign = -1 if sd == "right" else 1
                 lab = warp_x(lab, body, sign * (6.0, 12.0)[sev - 1], p.xm)
@@ -386,6 +401,7 @@ def apply_findings(body: Body, findings, posture: str, seed: int, plane: Plane, 
         elif f.key == "consolidation":
             for sd in sides(f.laterality):
                 lobe = parse_lobe(f.location) if f.laterality != "bilateral" else None
+                lobe = lobe or zone_lobe(f.location, sd)
                 if lobe is None or lobe not in side_lobes(sd):
                     lobe = L.RLL if sd == "right" else L.LLL
                 region = label_set(*LUNGISH)[lab] & (body.lobe_map == lobe)
@@ -439,7 +455,7 @@ def apply_findings(body: Body, findings, posture: str, seed: int, plane: Plane, 
             sd = sides(f.laterality)[0]
             size = float(f.size_mm or DEFAULT_SIZE[f.key][0])
             r = size / 2.0
-            lobe = parse_lobe(f.location)
+            lobe = parse_lobe(f.location) or zone_lobe(f.location, sd)
             if lobe is None or lobe not in side_lobes(sd):
                 lobe = side_lobes(sd)[0]
             prng = finding_rng(seed, f, 3)
@@ -458,7 +474,8 @@ def apply_findings(body: Body, findings, posture: str, seed: int, plane: Plane, 
                     else:
                         c = np.array([a, b, plane.z_mm])
             if c is None:
-                c = _pick_in_lobe(canon, lobe, 0.8 * r, prng, zone_of(f.location))
+                zone = zone_of(f.location) if parse_lobe(f.location) is not None else None
+                c = _pick_in_lobe(canon, lobe, 0.8 * r, prng, zone)
             spic = None
             if f.key == "mass" and (sev == 2 or prng.random() < 0.4):
                 spic = prng.normal(size=(14, 3))

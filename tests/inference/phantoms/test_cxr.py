@@ -137,3 +137,21 @@ def test_random_conditions_cover_the_vocabulary():
     assert max(len(c.findings) for c in conds) == 2
     keys = {f.key for c in conds for f in c.findings}
     assert "pulmonary_embolism" not in keys and {"nodule", "effusion", "pneumothorax"} <= keys
+
+
+def test_location_and_size_are_honoured():
+    rows = {}
+    for loc in ("upper zone", "lower zone"):
+        s = cxr(Finding("nodule", "right", location=loc, size_mm=15.0))
+        rows[loc] = np.nonzero(s.masks["nodule:right"])[0].mean()
+        assert np.nonzero(s.masks["nodule:right"])[1].mean() < 64  # patient's right = viewer's left
+    assert rows["upper zone"] + 15 < rows["lower zone"]
+    small = cxr(Finding("nodule", "left", size_mm=8.0), size=256).masks["nodule:left"].sum()
+    big = cxr(Finding("mass", "left", size_mm=60.0), size=256).masks["mass:left"].sum()
+    assert big > 10 * small
+    # the rendered conditions say what was drawn (resolved lobe and size), and re-render identically
+    s = cxr(Finding("nodule", "left"))
+    f = s.conditions.findings[0]
+    assert f.location in ("LUL", "LLL") and f.size_mm
+    again = render(s.conditions, seed=SEED, size=128)
+    assert again.pixels.tobytes() == s.pixels.tobytes()
