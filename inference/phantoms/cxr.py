@@ -46,17 +46,21 @@ def project(grid: Grid, labels: np.ndarray, view: str, masks3d: dict[str, np.nda
     # reference magnification: the mid-plane (y=0)
     m_ref = sid / (sid - abs(0.0 - det))
     line = np.zeros((labels.shape[0], labels.shape[2]), np.float32)
-    proj_masks = {k: np.zeros_like(line, dtype=bool) for k in masks3d}
+    keys = list(masks3d)
+    bits = np.zeros(line.shape, np.uint32)
     for i in range(N_SLABS):
         a, b = edges[i], edges[i + 1]
         yc = float(grid.y[a:b].mean())
         m = (sid / (sid - abs(yc - det))) / m_ref
         part = mu[:, a:b, :].sum(axis=1) * grid.voxel
         line += _zoom_about_centre(part, m)
-        for k, vol in masks3d.items():
-            pm = vol[:, a:b, :].any(axis=1)
-            if pm.any():
-                proj_masks[k] |= _zoom_about_centre(pm.astype(np.float32), m, order=1) > 0.5
+        # all masks of the slab packed as bits: one nearest-neighbour magnification per slab
+        packed = np.zeros(line.shape, np.uint32)
+        for j, k in enumerate(keys):
+            packed |= masks3d[k][:, a:b, :].any(axis=1).astype(np.uint32) << j
+        if packed.any():
+            bits |= _zoom_about_centre(packed, m, order=0)
+    proj_masks = {k: ((bits >> j) & 1).astype(bool) for j, k in enumerate(keys)}
     return line, proj_masks
 
 
