@@ -157,7 +157,11 @@ def render_cxr(cond, seed: int, size: int):
     for k, m2 in pm.items():
         if m2.any():
             r = ndimage.affine_transform(m2.astype(np.float32), M, offset=offset, output_shape=(size, size), order=1,
-                                         mode="constant", cval=0.0) > 0.5
+                                         mode="constant", cval=0.0)
+            if r.max() <= 0.5:  # a lesion smaller than a pixel keeps its brightest pixel
+                r = r >= r.max() * 0.999 if r.max() > 0.05 else r > 1.0
+            else:
+                r = r > 0.5
         else:
             r = np.zeros((size, size), bool)
         masks[k] = r
