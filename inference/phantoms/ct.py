@@ -8,6 +8,8 @@ correlated quantum noise. Output int16 HU.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import ndimage
 
@@ -56,19 +58,28 @@ def _to_square(img: np.ndarray, grid, fill: float) -> np.ndarray:
     return np.pad(img, ((pad, pad), (0, 0)), constant_values=fill)
 
 
+@functools.lru_cache(maxsize=8)
+def _slice_weights(voxel: float) -> np.ndarray:
+    from .anatomy import Grid
+
+    g = Grid(voxel)
+    W = np.zeros((N_SLICES, g.shape[0]))
+    for i in range(N_SLICES):
+        layers, w = _layers(g, slice_z(i), SLICE_SPACING_MM)
+        W[i, layers] = w
+    return W
+
+
 def _best_slice(body, app, findings, seed: int) -> int:
     """The slice that shows the most findings (then the most of them), nearest the first one's centre."""
     g = body.grid
     n_layers = g.shape[0]
+    W = _slice_weights(g.voxel)
     areas = []
     for f in findings:
         m = app.masks.get(f"{f.key}:{f.laterality}")
         per_layer = m.sum(axis=(1, 2)).astype(np.float64) if m is not None else np.zeros(n_layers)
-        per_slice = np.zeros(N_SLICES)
-        for i in range(N_SLICES):
-            layers, w = _layers(g, slice_z(i), SLICE_SPACING_MM)
-            per_slice[i] = float((per_layer[layers] * w).sum())
-        areas.append(per_slice)
+        areas.append(W @ per_layer)
     areas = np.array(areas)
     visible = (areas > 0.5).sum(0)
     frac = (areas / np.maximum(areas.max(1, keepdims=True), 1e-6)).sum(0)
