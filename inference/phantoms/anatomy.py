@@ -227,7 +227,7 @@ def make_params(body_id: int, sex: str, age_band: str) -> BodyParams:
     z_dome_l = z_dome_r + rng.uniform(8, 22)
     hscale = rng.uniform(0.92, 1.06) * (1.0 + 0.03 * age)
     heart_ax = np.array([74.0, 56.0, 50.0]) * hscale * (a0 / 145.0) ** 0.5
-    heart_c = np.array([12.0 + rng.uniform(-6, 6), -22.0 + rng.uniform(-5, 5), z_dome_r - 40.0 + rng.uniform(-5, 5)])
+    heart_c = np.array([12.0 + rng.uniform(-6, 6), -12.0 + rng.uniform(-5, 5), z_dome_r - 40.0 + rng.uniform(-5, 5)])
     xm = rng.uniform(-3, 3)
     carina = np.array([xm - 2.0, -6.0, rib_z1 + 4.6 * rib_s])
     hilum_r = np.array([-52.0 + rng.uniform(-4, 4), 8.0, carina[2] + 22.0])

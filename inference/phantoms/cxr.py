@@ -24,6 +24,7 @@ N_SLABS = 4
 D_LO, D_HI, GAMMA = 1.2, 4.6, 1.0
 EDGE, DRC = 0.5, 0.05
 KNEE = 0.72
+COARSE_MM = 30.0
 
 
 def _zoom_about_centre(img: np.ndarray, m: float, order: int = 1) -> np.ndarray:
@@ -81,8 +82,8 @@ def expose(line: np.ndarray, size: int, rng_noise: np.random.Generator, *, expos
     dens = -np.log(np.maximum(signal, 1e-4))
     # detector processing: edge enhancement and dynamic range compression
     fine = ndimage.gaussian_filter(dens, sigma=max(0.6, 2.0 / px_mm), mode="nearest")
-    coarse = ndimage.gaussian_filter(dens, sigma=30.0 / px_mm, mode="nearest")
-    dens = dens + EDGE * (dens - fine) - DRC * (coarse - 4.0)
+    coarse = ndimage.gaussian_filter(dens, sigma=COARSE_MM / px_mm, mode="nearest")
+    dens = dens + EDGE * (dens - fine) - DRC * (coarse - AEC_REF)
     t = np.clip((dens - D_LO) / (D_HI - D_LO), 0.0, None) ** GAMMA
     # film-like shoulder: dense regions (spine, abdomen) roll off instead of clipping
     t = np.where(t < KNEE, t, KNEE + (1.0 - KNEE) * np.tanh((t - KNEE) / (1.0 - KNEE)))
