@@ -66,6 +66,7 @@ class L:
     BOWEL_GAS = 33
     MESENTERY = 34  # intra-abdominal fat
     BONE_SHELL = 35  # thin cortex of vertebral bodies and sternum (partial volume)
+    RIB_PV = 36  # rib at coarse voxel sizes: cortex, marrow and surroundings averaged
     # finding tissues
     NODULE = 40
     MASS = 41
@@ -101,7 +102,7 @@ _HU = [
     (L.AORTA, 42, 220), (L.MYOCARDIUM, 45, 110), (L.BLOOD_R, 40, 330), (L.BLOOD_L, 40, 230),
     (L.LIVER, 60, 80), (L.SPLEEN, 50, 110), (L.STOMACH_WALL, 40, 70), (L.STOMACH_GAS, -1000, -1000),
     (L.STOMACH_CONTENT, 15, 15), (L.BREAST, -45, -40), (L.CANAL, 12, 15), (L.KIDNEY, 32, 160),
-    (L.BOWEL, -20, -10), (L.SVC, 40, 150), (L.ESOPHAGUS, 40, 55), (L.DIAPHRAGM, 50, 60), (L.TRACHEA, -1000, -1000), (L.BOWEL_GAS, -1000, -1000), (L.MESENTERY, -95, -95), (L.BONE_SHELL, 600, 600),
+    (L.BOWEL, -20, -10), (L.SVC, 40, 150), (L.ESOPHAGUS, 40, 55), (L.DIAPHRAGM, 50, 60), (L.TRACHEA, -1000, -1000), (L.BOWEL_GAS, -1000, -1000), (L.MESENTERY, -95, -95), (L.BONE_SHELL, 600, 600), (L.RIB_PV, 480, 480),
     (L.NODULE, 38, 70), (L.MASS, 40, 65), (L.CONSOLIDATION, 32, 60), (L.EFFUSION, 8, 10),
     (L.PTX_AIR, -1000, -1000), (L.PLEURA, 20, 25), (L.EDEMA, -480, -470), (L.SEPTAL, 10, 15),
     (L.ATELECTASIS, 45, 90), (L.EMPHYSEMA, -955, -950), (L.BULLA, -995, -995), (L.FREE_AIR, -1000, -1000),
@@ -117,7 +118,7 @@ for _lab, _p, _c in _HU:
 # density (HU); bone gets the photo-electric excess of calcium.
 MU_WATER = 0.0206
 MU = (MU_WATER * np.clip(1.0 + HU_PLAIN / 1000.0, 0.0, None)).astype(np.float32)
-for _lab in (L.BONE, L.MARROW, L.BONE_SHELL):
+for _lab in (L.BONE, L.MARROW, L.BONE_SHELL, L.RIB_PV):
     MU[_lab] = MU_WATER * (1.0 + HU_PLAIN[_lab] / 1000.0 * 1.4)
 MU[L.CARTILAGE] = MU_WATER * 1.15
 
@@ -504,7 +505,7 @@ def _paint_base(p: BodyParams, grid: Grid):
     rib_vox = best > 0
     sgn = np.where(xx < 0, -1, 1).astype(np.int8)
     ok = bone_free[lab[zi, yi, xi]] & rib_vox
-    lab[zi[ok], yi[ok], xi[ok]] = L.BONE
+    lab[zi[ok], yi[ok], xi[ok]] = L.BONE if grid.voxel <= 3.0 else L.RIB_PV
     okc = ok & rib_core
     lab[zi[okc], yi[okc], xi[okc]] = L.MARROW
     rib_idx[zi[ok], yi[ok], xi[ok]] = best[ok] * sgn[ok]
@@ -660,7 +661,7 @@ def build_tree(p: BodyParams, body_id: int) -> list:
 
 def artery_of(p0, p1, r):
     """The pulmonary artery segment that runs beside an airway segment: (q0, q1, radius)."""
-    ra = r * 1.05 + 0.4
+    ra = r * 1.25 + 0.6
     d = p1 - p0
     n = np.cross(d, np.array([0.0, 1.0, 0.2]))
     nn = np.linalg.norm(n)
@@ -686,13 +687,13 @@ def _paint_tree(p: BodyParams, grid: Grid, lab: np.ndarray, segs) -> None:
     vmin = 0.42 * grid.voxel
     # arteries run beside the bronchi
     for p0, p1, r, lobe in segs:
-        if r * 1.05 + 0.4 < vmin:
+        if r * 1.25 + 0.6 < vmin:
             continue
         q0, q1, ra = artery_of(p0, p1, r)
         paint_capsule(lab, grid, q0, q1, ra, L.PULM_VESSEL, lungs)
     # veins: a second, sparser set draining toward the left atrium (low lobes), offset the other way
     for p0, p1, r, lobe in segs:
-        rv = r * 0.95 + 0.3
+        rv = r * 1.1 + 0.4
         if rv < vmin * 1.15:
             continue
         d = p1 - p0

@@ -36,7 +36,7 @@ OWN = {
     "effusion": (L.EFFUSION,), "pneumothorax": (L.PTX_AIR,), "tension_pneumothorax": (L.PTX_AIR,),
     "cardiomegaly": HEART, "edema": (L.EDEMA, L.SEPTAL, L.PULM_VESSEL),
     "atelectasis": (L.ATELECTASIS,), "emphysema": (L.EMPHYSEMA, L.BULLA), "pneumoperitoneum": (L.FREE_AIR,),
-    "rib_fracture": (L.FRACTURE, L.BONE), "pulmonary_embolism": (L.CLOT,),
+    "rib_fracture": (L.FRACTURE, L.BONE, L.RIB_PV), "pulmonary_embolism": (L.CLOT,),
 }
 
 
@@ -159,7 +159,7 @@ def warp_z(lab: np.ndarray, body: Body, side: str, centre_mm: float, lateral_mm:
     return _keep_bones(lab, lab[src, yi, xi])
 
 
-_BONY = label_set(L.BONE, L.MARROW, L.BONE_SHELL, L.CARTILAGE, L.CANAL)
+_BONY = label_set(L.BONE, L.MARROW, L.BONE_SHELL, L.RIB_PV, L.CARTILAGE, L.CANAL)
 
 
 def _keep_bones(orig: np.ndarray, warped: np.ndarray) -> np.ndarray:
@@ -580,7 +580,7 @@ def apply_findings(body: Body, findings, posture: str, seed: int, plane: Plane, 
                     lab[zs, ys, xs] = L.MUSCLE
                     zn = np.clip(zs + dz, 0, g.shape[0] - 1)
                     okk = label_set(L.MUSCLE, L.SOFT, L.FAT, *LUNGISH)[lab[zn, ys, xs]]
-                    lab[zn[okk], ys[okk], xs[okk]] = L.BONE
+                    lab[zn[okk], ys[okk], xs[okk]] = L.BONE if g.voxel <= 3.0 else L.RIB_PV
                     m[zs, ys, xs] = True
                     m[zn[okk], ys[okk], xs[okk]] = True
             if m.any():
