@@ -403,8 +403,13 @@ def _paint_base(p: BodyParams, grid: Grid):
     lab[abdo] = L.BOWEL
 
     # mediastinum (fat) between the lungs
-    wm = np.where(Z < p.carina[2] - 60, 18.0, 24.0) + np.where(Y < -40, -6.0, 0.0)
-    wm = np.where(Y > p.y_vb - 45, 9.0, wm)  # posterior mediastinum: oesophagus, azygos (aorta painted)
+    wm = np.where(Z < p.carina[2] - 60, 20.0, 27.0)
+    # lens-shaped cross-section: narrow at the anterior junction line and behind, widest mid-depth
+    y_front = -p.b0 - 5.0
+    y_back = p.y_vb - 20.0
+    t = np.clip((Y - y_front) / (y_back - y_front), 0.0, 1.0)
+    wm = wm * np.sqrt(np.clip(4.0 * t * (1.0 - t), 0.12, 1.0))
+    wm = np.where(Y > p.y_vb - 45, np.minimum(wm, 10.0), wm)  # posterior mediastinum: oesophagus, azygos
     med = thorax & (np.abs(X - p.xm) < wm) & (Y < p.y_vb + 5)
     lab[med] = L.FAT
 

@@ -116,6 +116,10 @@ def ct_slice(cond, seed: int, size: int):
     g = body.grid
     layers, w = _layers(g, slice_z(idx), SLICE_SPACING_MM)
     hu = _slab(HU_CONTRAST[lab[layers]], w)
+    # supine lungs: the dependent (posterior) parenchyma is denser (-890 anterior to -800 posterior)
+    parenchyma = _slab(label_set(L.RUL, L.RML, L.RLL, L.LUL, L.LLL, L.EMPHYSEMA)[lab[layers]].astype(np.float32), w)
+    yn = np.clip((g.y - g.y[0]) / (g.y[-1] - g.y[0]), 0, 1)[:, None]
+    hu = hu + parenchyma * (90.0 * yn ** 2 - 40.0)
     mid = layers[int(np.argmax(w))]
     hu_sq = _to_square(hu, g, -1000.0)
     n = hu_sq.shape[0]
