@@ -728,13 +728,15 @@ def _tree_cached(body_id: int, sex: str, age_band: str):
 
 _BODY_CACHE: dict = {}
 _BODY_CACHE_MAX = 300
+_BODY_CACHE_BYTES = 768 * 2**20  # evict oldest bodies beyond this (a 3 mm body is ~6 MB, 2 mm ~21 MB)
 
 
 def get_body(body_id: int, sex: str, age_band: str, voxel: float) -> Body:
     """The cached body (do not modify its arrays; copy them)."""
     key = (int(body_id) % BODY_POOL, sex, age_band, float(voxel))
-    hit = _BODY_CACHE.get(key)
+    hit = _BODY_CACHE.pop(key, None)
     if hit is not None:
+        _BODY_CACHE[key] = hit  # most recently used last
         return hit
     p, segs, jit, base6 = _tree_cached(key[0], sex, age_band)
     grid = Grid(float(voxel))
@@ -754,7 +756,11 @@ def get_body(body_id: int, sex: str, age_band: str, voxel: float) -> Body:
                 lobe_map=lobe_map)
     for arr in (lab, body.lung_depth, rib, lobe_map):
         arr.flags.writeable = False
-    if len(_BODY_CACHE) >= _BODY_CACHE_MAX:
-        _BODY_CACHE.pop(next(iter(_BODY_CACHE)))
+    def nbytes(b):
+        return b.labels.nbytes + b.lung_depth.nbytes + b.rib_index.nbytes + b.lobe_map.nbytes
+
+    total = sum(nbytes(b) for b in _BODY_CACHE.values()) + nbytes(body)
+    while _BODY_CACHE and (len(_BODY_CACHE) >= _BODY_CACHE_MAX or total > _BODY_CACHE_BYTES):
+        total -= nbytes(_BODY_CACHE.pop(next(iter(_BODY_CACHE))))
     _BODY_CACHE[key] = body
     return body

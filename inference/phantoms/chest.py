@@ -21,7 +21,7 @@ from ..conditions import MASK_SIZE, Finding
 from ..vocabulary import FINDING_IDS
 from .anatomy import (
     FOV_X, FOV_Y, HEART, LEFT_LOBES, LOBES, LUNG_LOBES, LUNGISH, RIGHT_LOBES, Body, L, artery_of, cage_depth,
-    diaphragm_z, get_body, heart_local, label_set,
+    diaphragm_z, heart_local, label_set,
 )
 
 GRAVITY = {"erect": np.array([0.0, 0.0, 1.0]), "semi": np.array([0.0, 0.55, 0.83]), "supine": np.array([0.0, 1.0, 0.0])}

@@ -296,7 +296,6 @@ def render_lap(cond, seed: int, size: int):
     entries = [(-0.15, 1.1), (1.15, 1.05), (1.15, 0.35)]
     clip.shuffle(entries)
     inst_all = np.zeros((S, S), bool)
-    metal = np.zeros((S, S), np.float32)
     inst_col = np.zeros((S, S, 3), np.float32)
     for k, name in enumerate(chosen):
         e = np.array(entries[k])

@@ -1,6 +1,5 @@
 """Reader model: shapes, targets from samples, and that it can learn (overfits a fixed batch)."""
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
