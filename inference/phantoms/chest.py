@@ -293,6 +293,11 @@ def apply_findings(body: Body, findings, posture: str, seed: int, plane: Plane, 
     masks: dict = {}
     centres: dict = {}
     canon = canon or body
+    if posture == "semi":
+        # the portable AP film is taken lying back: shallower inspiration, broader heart
+        for sd in ("right", "left"):
+            lab = warp_z(lab, body, sd, -10.0, -6.0)
+        lab, _ = scale_heart(lab, body, 1.06)
     order = ["cardiomegaly", "emphysema", "tension_pneumothorax", "atelectasis", "consolidation", "edema",
              "nodule", "mass", "effusion", "pneumothorax", "pneumoperitoneum", "rib_fracture", "pulmonary_embolism"]
     fs = sorted(findings, key=lambda f: order.index(f.key) if f.key in order else 99)
