@@ -65,6 +65,8 @@ class L:
     TRACHEA = 32  # trachea and main bronchi lumen
     BOWEL_GAS = 33
     MESENTERY = 34  # intra-abdominal fat
+    BONE_SHELL = 35  # thin cortex of vertebral bodies and sternum (partial volume)
+    RIB_PV = 36  # rib at coarse voxel sizes: cortex, marrow and surroundings averaged
     # finding tissues
     NODULE = 40
     MASS = 41
@@ -100,7 +102,7 @@ _HU = [
     (L.AORTA, 42, 220), (L.MYOCARDIUM, 45, 110), (L.BLOOD_R, 40, 330), (L.BLOOD_L, 40, 230),
     (L.LIVER, 60, 80), (L.SPLEEN, 50, 110), (L.STOMACH_WALL, 40, 70), (L.STOMACH_GAS, -1000, -1000),
     (L.STOMACH_CONTENT, 15, 15), (L.BREAST, -45, -40), (L.CANAL, 12, 15), (L.KIDNEY, 32, 160),
-    (L.BOWEL, -20, -10), (L.SVC, 40, 150), (L.ESOPHAGUS, 40, 55), (L.DIAPHRAGM, 50, 60), (L.TRACHEA, -1000, -1000), (L.BOWEL_GAS, -1000, -1000), (L.MESENTERY, -95, -95),
+    (L.BOWEL, -20, -10), (L.SVC, 40, 150), (L.ESOPHAGUS, 40, 55), (L.DIAPHRAGM, 50, 60), (L.TRACHEA, -1000, -1000), (L.BOWEL_GAS, -1000, -1000), (L.MESENTERY, -95, -95), (L.BONE_SHELL, 600, 600), (L.RIB_PV, 480, 480),
     (L.NODULE, 38, 70), (L.MASS, 40, 65), (L.CONSOLIDATION, 32, 60), (L.EFFUSION, 8, 10),
     (L.PTX_AIR, -1000, -1000), (L.PLEURA, 20, 25), (L.EDEMA, -480, -470), (L.SEPTAL, 10, 15),
     (L.ATELECTASIS, 45, 90), (L.EMPHYSEMA, -955, -950), (L.BULLA, -995, -995), (L.FREE_AIR, -1000, -1000),
@@ -116,7 +118,7 @@ for _lab, _p, _c in _HU:
 # density (HU); bone gets the photo-electric excess of calcium.
 MU_WATER = 0.0206
 MU = (MU_WATER * np.clip(1.0 + HU_PLAIN / 1000.0, 0.0, None)).astype(np.float32)
-for _lab in (L.BONE, L.MARROW):
+for _lab in (L.BONE, L.MARROW, L.BONE_SHELL, L.RIB_PV):
     MU[_lab] = MU_WATER * (1.0 + HU_PLAIN[_lab] / 1000.0 * 1.4)
 MU[L.CARTILAGE] = MU_WATER * 1.15
 
@@ -226,7 +228,7 @@ def make_params(body_id: int, sex: str, age_band: str) -> BodyParams:
     z_dome_l = z_dome_r + rng.uniform(8, 22)
     hscale = rng.uniform(0.92, 1.06) * (1.0 + 0.03 * age)
     heart_ax = np.array([74.0, 56.0, 50.0]) * hscale * (a0 / 145.0) ** 0.5
-    heart_c = np.array([12.0 + rng.uniform(-6, 6), -22.0 + rng.uniform(-5, 5), z_dome_r - 40.0 + rng.uniform(-5, 5)])
+    heart_c = np.array([12.0 + rng.uniform(-6, 6), -12.0 + rng.uniform(-5, 5), z_dome_r - 40.0 + rng.uniform(-5, 5)])
     xm = rng.uniform(-3, 3)
     carina = np.array([xm - 2.0, -6.0, rib_z1 + 4.6 * rib_s])
     hilum_r = np.array([-52.0 + rng.uniform(-4, 4), 8.0, carina[2] + 22.0])
@@ -365,7 +367,7 @@ def _paint_base(p: BodyParams, grid: Grid):
     above = Z < p.z_top
     d = np.where(above, 999.0, d).astype(np.float32)
     # chest wall: muscle thicker posteriorly (paraspinal) and anteriorly up top (pectoralis)
-    musc = 10.0 + 34.0 * np.exp(-((phi / 0.45) ** 2)) + 14.0 * np.exp(-(((phi - 2.3) / 0.5) ** 2)) * (Z < p.z_w + 30)
+    musc = 10.0 + 34.0 * np.exp(-((phi / 0.45) ** 2)) + 14.0 * np.exp(-(((phi - 2.3) / 0.5) ** 2)) * np.clip((p.z_w + 60 - Z) / 60.0, 0, 1)
     wall = 9.0
     skin = wall + musc + p.fat
     lab[d < skin] = L.FAT
@@ -401,8 +403,13 @@ def _paint_base(p: BodyParams, grid: Grid):
     lab[abdo] = L.BOWEL
 
     # mediastinum (fat) between the lungs
-    wm = np.where(Z < p.carina[2] - 60, 18.0, 24.0) + np.where(Y < -40, -6.0, 0.0)
-    wm = np.where(Y > p.y_vb - 45, 13.0, wm)  # posterior mediastinum: oesophagus, azygos (aorta painted)
+    wm = np.where(Z < p.carina[2] - 60, 20.0, 27.0)
+    # lens-shaped cross-section: narrow at the anterior junction line and behind, widest mid-depth
+    y_front = -p.b0 - 5.0
+    y_back = p.y_vb - 20.0
+    t = np.clip((Y - y_front) / (y_back - y_front), 0.0, 1.0)
+    wm = wm * np.sqrt(np.clip(4.0 * t * (1.0 - t), 0.12, 1.0))
+    wm = np.where(Y > p.y_vb - 45, np.minimum(wm, 10.0), wm)  # posterior mediastinum: oesophagus, azygos
     med = thorax & (np.abs(X - p.xm) < wm) & (Y < p.y_vb + 5)
     lab[med] = L.FAT
 
@@ -489,26 +496,27 @@ def _paint_base(p: BodyParams, grid: Grid):
     rib_core = np.zeros(zz.shape, bool)
     shell_r = max(1.8, 0.75 * grid.voxel) if grid.voxel <= 3.0 else 99.0
     fphi = (ph / math.pi) ** 1.4
-    k0 = np.clip(np.round((zz - p.rib_z1 - 66.0 * fphi) / p.rib_s).astype(int), 0, 11)
+    k0 = np.clip(np.round((zz - p.rib_z1 - 66.0 * fphi + 10.0 * np.sin(ph * 1.2)) / p.rib_s).astype(int), 0, 11)
     dd = d[zi, yi, xi]
     for dk in (-1, 0, 1):
         k = np.clip(k0 + dk, 0, 11)
-        zc = zpost[k] + drop_k[k] * fphi - 4.0 * np.sin(ph * 1.5)
+        zc = zpost[k] + drop_k[k] * fphi - 10.0 * np.sin(ph * 1.2)
         half_h = np.where(ph < 1.2, 5.5, 6.5)
-        hit = (np.abs(zz - zc) < half_h) & (ph > 0.18) & (ph < end_k[k]) & (dd < 7.5)
-        core = hit & (np.abs(zz - zc) < half_h - shell_r) & (dd > shell_r) & (dd < 7.5 - shell_r)
+        thick = 7.5 - 3.5 * np.clip((ph - 1.7) / 0.9, 0, 1)  # anterior ribs are thinner
+        hit = (np.abs(zz - zc) < half_h) & (ph > 0.18) & (ph < end_k[k]) & (dd < thick)
+        core = hit & (np.abs(zz - zc) < half_h - shell_r) & (dd > shell_r) & (dd < thick - shell_r)
         best = np.where(hit & (best == 0), (k + 1).astype(np.int8), best)
         rib_core |= core
     rib_vox = best > 0
     sgn = np.where(xx < 0, -1, 1).astype(np.int8)
     ok = bone_free[lab[zi, yi, xi]] & rib_vox
-    lab[zi[ok], yi[ok], xi[ok]] = L.BONE
+    lab[zi[ok], yi[ok], xi[ok]] = L.BONE if grid.voxel <= 3.0 else L.RIB_PV
     okc = ok & rib_core
     lab[zi[okc], yi[okc], xi[okc]] = L.MARROW
     rib_idx[zi[ok], yi[ok], xi[ok]] = best[ok] * sgn[ok]
     # costal cartilages of ribs 1-7: from the rib end to the sternum
     for k in range(7):
-        hit = (ph >= end_k[k]) & (np.abs(zz - (zpost[k] + drop_k[k] * fphi - 4.0 * np.sin(ph * 1.5)) + 8.0 * (ph - end_k[k])) < 5.0)
+        hit = (ph >= end_k[k]) & (np.abs(zz - (zpost[k] + drop_k[k] * fphi - 10.0 * np.sin(ph * 1.2)) + 8.0 * (ph - end_k[k])) < 5.0)
         hit &= (lab[zi, yi, xi] == L.MUSCLE) | (lab[zi, yi, xi] == L.SOFT)
         lab[zi[hit], yi[hit], xi[hit]] = L.CARTILAGE
     del zi, yi, xi, zz, yy, xx
@@ -528,7 +536,7 @@ def _paint_base(p: BodyParams, grid: Grid):
         inz = np.abs(Zs - zc) < hh
         body = (q < 1.0) & inz
         core = (q < (1.0 - shell / rx) ** 2) & (np.abs(Zs - zc) < hh - shell)
-        sub[body] = L.BONE
+        sub[body] = L.BONE_SHELL
         sub[core] = L.MARROW
         yc_can = yv + ry + 8.0
         can = (Xs / 8.5) ** 2 + ((Ys - yc_can) / 8.0) ** 2
@@ -551,7 +559,7 @@ def _paint_base(p: BodyParams, grid: Grid):
         sl, Zs, Ys, Xs = grid.box((-hw, yc - 8, z0), (hw, yc + 8, z1))
         sub = lab[sl]
         m = (np.abs(Xs - p.xm) < hw) & (np.abs(Ys - yc) < 6.5) & (Zs >= z0) & (Zs < z1)
-        sub[m] = L.BONE
+        sub[m] = L.BONE_SHELL
         core = (np.abs(Xs - p.xm) < hw - shell) & (np.abs(Ys - yc) < 6.5 - shell) & (Zs >= z0 + shell) & (Zs < z1 - shell)
         sub[core] = L.MARROW
     # clavicles
@@ -658,7 +666,7 @@ def build_tree(p: BodyParams, body_id: int) -> list:
 
 def artery_of(p0, p1, r):
     """The pulmonary artery segment that runs beside an airway segment: (q0, q1, radius)."""
-    ra = r * 1.05 + 0.4
+    ra = r * 1.25 + 0.6
     d = p1 - p0
     n = np.cross(d, np.array([0.0, 1.0, 0.2]))
     nn = np.linalg.norm(n)
@@ -684,13 +692,13 @@ def _paint_tree(p: BodyParams, grid: Grid, lab: np.ndarray, segs) -> None:
     vmin = 0.42 * grid.voxel
     # arteries run beside the bronchi
     for p0, p1, r, lobe in segs:
-        if r * 1.05 + 0.4 < vmin:
+        if r * 1.25 + 0.6 < vmin:
             continue
         q0, q1, ra = artery_of(p0, p1, r)
         paint_capsule(lab, grid, q0, q1, ra, L.PULM_VESSEL, lungs)
     # veins: a second, sparser set draining toward the left atrium (low lobes), offset the other way
     for p0, p1, r, lobe in segs:
-        rv = r * 0.95 + 0.3
+        rv = r * 1.1 + 0.4
         if rv < vmin * 1.15:
             continue
         d = p1 - p0
@@ -720,13 +728,15 @@ def _tree_cached(body_id: int, sex: str, age_band: str):
 
 _BODY_CACHE: dict = {}
 _BODY_CACHE_MAX = 300
+_BODY_CACHE_BYTES = 768 * 2**20  # evict oldest bodies beyond this (a 3 mm body is ~6 MB, 2 mm ~21 MB)
 
 
 def get_body(body_id: int, sex: str, age_band: str, voxel: float) -> Body:
     """The cached body (do not modify its arrays; copy them)."""
     key = (int(body_id) % BODY_POOL, sex, age_band, float(voxel))
-    hit = _BODY_CACHE.get(key)
+    hit = _BODY_CACHE.pop(key, None)
     if hit is not None:
+        _BODY_CACHE[key] = hit  # most recently used last
         return hit
     p, segs, jit, base6 = _tree_cached(key[0], sex, age_band)
     grid = Grid(float(voxel))
@@ -746,7 +756,11 @@ def get_body(body_id: int, sex: str, age_band: str, voxel: float) -> Body:
                 lobe_map=lobe_map)
     for arr in (lab, body.lung_depth, rib, lobe_map):
         arr.flags.writeable = False
-    if len(_BODY_CACHE) >= _BODY_CACHE_MAX:
-        _BODY_CACHE.pop(next(iter(_BODY_CACHE)))
+    def nbytes(b):
+        return b.labels.nbytes + b.lung_depth.nbytes + b.rib_index.nbytes + b.lobe_map.nbytes
+
+    total = sum(nbytes(b) for b in _BODY_CACHE.values()) + nbytes(body)
+    while _BODY_CACHE and (len(_BODY_CACHE) >= _BODY_CACHE_MAX or total > _BODY_CACHE_BYTES):
+        total -= nbytes(_BODY_CACHE.pop(next(iter(_BODY_CACHE))))
     _BODY_CACHE[key] = body
     return body

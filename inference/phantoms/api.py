@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy import ndimage
 
 from ..conditions import MAX_FINDINGS, ConditionError, Conditions, Finding
 from ..vocabulary import AGE_BANDS, FINDINGS, SEVERITIES, SEXES, VIEWS
@@ -128,11 +127,3 @@ def sample(seed: int, modality: str, size: int = 64) -> Sample:
     """The streaming training source."""
     return render(random_conditions(np.random.default_rng(seed), modality), seed=seed, size=size)
 
-
-def resample2d(img: np.ndarray, size: int, order: int = 1, matrix=None, offset=None) -> np.ndarray:
-    n0, n1 = img.shape
-    if matrix is None:
-        matrix = np.array([n0 / size, n1 / size])
-        offset = 0.5 * matrix - 0.5
-    return ndimage.affine_transform(img, matrix, offset=offset, output_shape=(size, size), order=order,
-                                    mode="nearest", prefilter=False)

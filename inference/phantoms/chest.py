@@ -21,7 +21,7 @@ from ..conditions import MASK_SIZE, Finding
 from ..vocabulary import FINDING_IDS
 from .anatomy import (
     FOV_X, FOV_Y, HEART, LEFT_LOBES, LOBES, LUNG_LOBES, LUNGISH, RIGHT_LOBES, Body, L, artery_of, cage_depth,
-    diaphragm_z, get_body, heart_local, label_set,
+    diaphragm_z, heart_local, label_set,
 )
 
 GRAVITY = {"erect": np.array([0.0, 0.0, 1.0]), "semi": np.array([0.0, 0.55, 0.83]), "supine": np.array([0.0, 1.0, 0.0])}
@@ -36,7 +36,7 @@ OWN = {
     "effusion": (L.EFFUSION,), "pneumothorax": (L.PTX_AIR,), "tension_pneumothorax": (L.PTX_AIR,),
     "cardiomegaly": HEART, "edema": (L.EDEMA, L.SEPTAL, L.PULM_VESSEL),
     "atelectasis": (L.ATELECTASIS,), "emphysema": (L.EMPHYSEMA, L.BULLA), "pneumoperitoneum": (L.FREE_AIR,),
-    "rib_fracture": (L.FRACTURE, L.BONE), "pulmonary_embolism": (L.CLOT,),
+    "rib_fracture": (L.FRACTURE, L.BONE, L.RIB_PV), "pulmonary_embolism": (L.CLOT,),
 }
 
 
@@ -54,9 +54,24 @@ def finding_rng(seed: int, f: Finding, salt: int = 0) -> np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, 4099, FINDING_IDS.get(f.key, 0), lat, salt])
 
 
+_LOBE_WORDS = {"right upper lobe": "RUL", "right middle lobe": "RML", "right lower lobe": "RLL",
+               "left upper lobe": "LUL", "left lower lobe": "LLL", "lingula": "LUL"}
+
+
 def parse_lobe(location: str):
-    loc = (location or "").strip().upper()
-    return LOBES.get(loc)
+    loc = (location or "").strip()
+    code = _LOBE_WORDS.get(loc.lower(), loc.upper())
+    return LOBES.get(code)
+
+
+def zone_lobe(location: str, side: str):
+    """Lobe for a zone word ("upper zone" -> RUL/LUL, "middle zone" -> RML/LUL, "lower zone" -> RLL/LLL)."""
+    z = zone_of(location)
+    if z is None:
+        return None
+    if side == "right":
+        return (L.RUL, L.RML, L.RLL)[z]
+    return (L.LUL, L.LUL, L.LLL)[z]
 
 
 def zone_of(location: str) -> int | None:
@@ -144,7 +159,7 @@ def warp_z(lab: np.ndarray, body: Body, side: str, centre_mm: float, lateral_mm:
     return _keep_bones(lab, lab[src, yi, xi])
 
 
-_BONY = label_set(L.BONE, L.MARROW, L.CARTILAGE, L.CANAL)
+_BONY = label_set(L.BONE, L.MARROW, L.BONE_SHELL, L.RIB_PV, L.CARTILAGE, L.CANAL)
 
 
 def _keep_bones(orig: np.ndarray, warped: np.ndarray) -> np.ndarray:
@@ -278,6 +293,11 @@ def apply_findings(body: Body, findings, posture: str, seed: int, plane: Plane, 
     masks: dict = {}
     centres: dict = {}
     canon = canon or body
+    if posture == "semi":
+        # the portable AP film is taken lying back: shallower inspiration, broader heart
+        for sd in ("right", "left"):
+            lab = warp_z(lab, body, sd, -10.0, -6.0)
+        lab, _ = scale_heart(lab, body, 1.06)
     order = ["cardiomegaly", "emphysema", "tension_pneumothorax", "atelectasis", "consolidation", "edema",
              "nodule", "mass", "effusion", "pneumothorax", "pneumoperitoneum", "rib_fracture", "pulmonary_embolism"]
     fs = sorted(findings, key=lambda f: order.index(f.key) if f.key in order else 99)
@@ -344,7 +364,7 @@ def apply_findings(body: Body, findings, posture: str, seed: int, plane: Plane, 
 
         elif f.key == "atelectasis":
             sd = f.laterality
-            lobe = parse_lobe(f.location) or (L.RLL if sd == "right" else L.LLL)
+            lobe = parse_lobe(f.location) or zone_lobe(f.location, sd) or (L.RLL if sd == "right" else L.LLL)
             if sev >= 1:
                 sign = -1 if sd == "right" else 1
                 lab = warp_x(lab, body, sign * (6.0, 12.0)[sev - 1], p.xm)
@@ -386,6 +406,7 @@ def apply_findings(body: Body, findings, posture: str, seed: int, plane: Plane, 
         elif f.key == "consolidation":
             for sd in sides(f.laterality):
                 lobe = parse_lobe(f.location) if f.laterality != "bilateral" else None
+                lobe = lobe or zone_lobe(f.location, sd)
                 if lobe is None or lobe not in side_lobes(sd):
                     lobe = L.RLL if sd == "right" else L.LLL
                 region = label_set(*LUNGISH)[lab] & (body.lobe_map == lobe)
@@ -439,7 +460,7 @@ def apply_findings(body: Body, findings, posture: str, seed: int, plane: Plane, 
             sd = sides(f.laterality)[0]
             size = float(f.size_mm or DEFAULT_SIZE[f.key][0])
             r = size / 2.0
-            lobe = parse_lobe(f.location)
+            lobe = parse_lobe(f.location) or zone_lobe(f.location, sd)
             if lobe is None or lobe not in side_lobes(sd):
                 lobe = side_lobes(sd)[0]
             prng = finding_rng(seed, f, 3)
@@ -458,7 +479,8 @@ def apply_findings(body: Body, findings, posture: str, seed: int, plane: Plane, 
                     else:
                         c = np.array([a, b, plane.z_mm])
             if c is None:
-                c = _pick_in_lobe(canon, lobe, 0.8 * r, prng, zone_of(f.location))
+                zone = zone_of(f.location) if parse_lobe(f.location) is not None else None
+                c = _pick_in_lobe(canon, lobe, 0.8 * r, prng, zone)
             spic = None
             if f.key == "mass" and (sev == 2 or prng.random() < 0.4):
                 spic = prng.normal(size=(14, 3))
@@ -563,7 +585,7 @@ def apply_findings(body: Body, findings, posture: str, seed: int, plane: Plane, 
                     lab[zs, ys, xs] = L.MUSCLE
                     zn = np.clip(zs + dz, 0, g.shape[0] - 1)
                     okk = label_set(L.MUSCLE, L.SOFT, L.FAT, *LUNGISH)[lab[zn, ys, xs]]
-                    lab[zn[okk], ys[okk], xs[okk]] = L.BONE
+                    lab[zn[okk], ys[okk], xs[okk]] = L.BONE if g.voxel <= 3.0 else L.RIB_PV
                     m[zs, ys, xs] = True
                     m[zn[okk], ys[okk], xs[okk]] = True
             if m.any():

@@ -209,6 +209,14 @@ def main(argv=None) -> int:
     c = sub.add_parser("calibrate", help="phantom vs real (pydicom-data) statistics")
     c.add_argument("--grid", help="also write the picture grid PNG to this path")
     c.add_argument("--seeds", type=int, default=8)
+    rd = sub.add_parser("reader", help="train / evaluate a reader model on phantoms")
+    rd.add_argument("action", choices=["train", "eval"])
+    rd.add_argument("--modality", default="cxr")
+    rd.add_argument("--size", type=int, default=64)
+    rd.add_argument("--steps", type=int, default=600)
+    rd.add_argument("--count", type=int, default=200)
+    rd.add_argument("--weights", help="checkpoint to evaluate")
+    rd.add_argument("--out", help="where to save the trained checkpoint")
     args = p.parse_args(argv)
     try:
         if args.cmd == "render":
@@ -217,6 +225,20 @@ def main(argv=None) -> int:
             return cmd_dataset(args)
         if args.cmd == "bench":
             return cmd_bench(args)
+        if args.cmd == "reader":
+            from . import reader
+
+            if args.modality not in VIEWS:
+                raise ConditionError(f"unknown modality {args.modality!r}")
+            if args.action == "train":
+                model = reader.train(args.modality, args.size, args.steps, out=args.out)
+            else:
+                if not args.weights:
+                    raise ConditionError("reader eval needs --weights")
+                model, size = reader.load(args.weights)
+                args.size = size
+            print(json.dumps(reader.evaluate(model, args.size, args.count)))
+            return 0
         if args.cmd == "calibrate":
             from .calibrate import main as cal
 

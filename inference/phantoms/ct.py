@@ -8,6 +8,8 @@ correlated quantum noise. Output int16 HU.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import ndimage
 
@@ -56,6 +58,41 @@ def _to_square(img: np.ndarray, grid, fill: float) -> np.ndarray:
     return np.pad(img, ((pad, pad), (0, 0)), constant_values=fill)
 
 
+@functools.lru_cache(maxsize=8)
+def _slice_weights(voxel: float) -> np.ndarray:
+    from .anatomy import Grid
+
+    g = Grid(voxel)
+    W = np.zeros((N_SLICES, g.shape[0]))
+    for i in range(N_SLICES):
+        layers, w = _layers(g, slice_z(i), SLICE_SPACING_MM)
+        W[i, layers] = w
+    return W
+
+
+def _best_slice(body, app, findings, seed: int) -> int:
+    """The slice that shows the most findings (then the most of them), nearest the first one's centre."""
+    g = body.grid
+    n_layers = g.shape[0]
+    W = _slice_weights(g.voxel)
+    areas = []
+    for f in findings:
+        m = app.masks.get(f"{f.key}:{f.laterality}")
+        per_layer = m.sum(axis=(1, 2)).astype(np.float64) if m is not None else np.zeros(n_layers)
+        areas.append(W @ per_layer)
+    areas = np.array(areas)
+    visible = (areas > 0.5).sum(0)
+    frac = (areas / np.maximum(areas.max(1, keepdims=True), 1e-6)).sum(0)
+    first = findings[0]
+    c = app.centres.get(f"{first.key}:{first.laterality}")
+    zc = c[2] if c is not None else slice_z(N_SLICES // 2)
+    if first.key == "pneumoperitoneum":
+        zc = body.params.z_dome_r + 25.0
+    dist = np.abs(np.array([slice_z(i) for i in range(N_SLICES)]) - zc) / 1000.0
+    score = visible * 10.0 + frac - dist
+    return int(np.argmax(score))
+
+
 def ct_slice(cond, seed: int, size: int):
     """-> pixels (int16 HU), masks, extra conditions, label slice (nearest, for tests/calibration)."""
     from .chest import Plane, apply_findings, stomach_gas
@@ -71,22 +108,7 @@ def ct_slice(cond, seed: int, size: int):
     app = apply_findings(body, cond.findings, "supine", seed, Plane("ct", z_mm=z_plane), canon)
     if idx is None:
         if cond.findings and not has_mask:
-            # the slice through the first finding's centre (or, failing that, its mask's middle)
-            f = cond.findings[0]
-            k = f"{f.key}:{f.laterality}"
-            z = None
-            m = app.masks.get(k)
-            if m is not None and m.any():
-                zi = np.nonzero(m.any(axis=(1, 2)))[0]
-                c = app.centres.get(k)
-                zc = c[2] if c is not None else None
-                cand = body.grid.z[zi]
-                z = float(cand[np.argmin(np.abs(cand - zc))]) if zc is not None else float(np.median(cand))
-            elif k in app.centres:
-                z = float(app.centres[k][2])
-            if f.key == "pneumoperitoneum":
-                z = body.params.z_dome_r + 25.0
-            idx = slice_of(z) if z is not None else int(np.random.default_rng([seed, 61]).integers(8, N_SLICES - 8))
+            idx = _best_slice(body, app, cond.findings, seed)
         else:
             idx = int(np.random.default_rng([seed, 61]).integers(4, N_SLICES - 4))
     lab = app.labels
@@ -94,6 +116,10 @@ def ct_slice(cond, seed: int, size: int):
     g = body.grid
     layers, w = _layers(g, slice_z(idx), SLICE_SPACING_MM)
     hu = _slab(HU_CONTRAST[lab[layers]], w)
+    # supine lungs: the dependent (posterior) parenchyma is denser (-890 anterior to -800 posterior)
+    parenchyma = _slab(label_set(L.RUL, L.RML, L.RLL, L.LUL, L.LLL, L.EMPHYSEMA)[lab[layers]].astype(np.float32), w)
+    yn = np.clip((g.y - g.y[0]) / (g.y[-1] - g.y[0]), 0, 1)[:, None]
+    hu = hu + parenchyma * (90.0 * yn ** 2 - 40.0)
     mid = layers[int(np.argmax(w))]
     hu_sq = _to_square(hu, g, -1000.0)
     n = hu_sq.shape[0]
@@ -124,12 +150,13 @@ def ct_slice(cond, seed: int, size: int):
     masks = {}
     for k, vol in masks3d.items():
         sl = _slab(vol[layers].astype(np.float32), w)
-        if sl.max() < 0.5:
+        if sl.max() < 0.05:
             masks[k] = np.zeros((size, size), bool)
             continue
         sq = _to_square(sl, g, 0.0)
-        masks[k] = ndimage.affine_transform(sq, mat, offset=off, output_shape=(size, size), order=1,
-                                            mode="constant") >= 0.5
+        r = ndimage.affine_transform(sq, mat, offset=off, output_shape=(size, size), order=1, mode="constant")
+        # partial volume: a finding thinner than the slab or smaller than a pixel keeps its strongest pixels
+        masks[k] = r >= min(0.5, 0.999 * float(r.max())) if r.max() > 0.05 else np.zeros((size, size), bool)
     lab_sq = _to_square(lab[mid], g, 0)
     lab_out = ndimage.affine_transform(lab_sq, mat, offset=off, output_shape=(size, size), order=0, mode="nearest")
     return pixels, masks, {"slice_index": int(idx)}, lab_out

@@ -24,6 +24,7 @@ N_SLABS = 4
 D_LO, D_HI, GAMMA = 1.2, 4.6, 1.0
 EDGE, DRC = 0.5, 0.05
 KNEE = 0.72
+COARSE_MM = 30.0
 
 
 def _zoom_about_centre(img: np.ndarray, m: float, order: int = 1) -> np.ndarray:
@@ -46,17 +47,21 @@ def project(grid: Grid, labels: np.ndarray, view: str, masks3d: dict[str, np.nda
     # reference magnification: the mid-plane (y=0)
     m_ref = sid / (sid - abs(0.0 - det))
     line = np.zeros((labels.shape[0], labels.shape[2]), np.float32)
-    proj_masks = {k: np.zeros_like(line, dtype=bool) for k in masks3d}
+    keys = list(masks3d)
+    bits = np.zeros(line.shape, np.uint32)
     for i in range(N_SLABS):
         a, b = edges[i], edges[i + 1]
         yc = float(grid.y[a:b].mean())
         m = (sid / (sid - abs(yc - det))) / m_ref
         part = mu[:, a:b, :].sum(axis=1) * grid.voxel
         line += _zoom_about_centre(part, m)
-        for k, vol in masks3d.items():
-            pm = vol[:, a:b, :].any(axis=1)
-            if pm.any():
-                proj_masks[k] |= _zoom_about_centre(pm.astype(np.float32), m, order=1) > 0.5
+        # all masks of the slab packed as bits: one nearest-neighbour magnification per slab
+        packed = np.zeros(line.shape, np.uint32)
+        for j, k in enumerate(keys):
+            packed |= masks3d[k][:, a:b, :].any(axis=1).astype(np.uint32) << j
+        if packed.any():
+            bits |= _zoom_about_centre(packed, m, order=0)
+    proj_masks = {k: ((bits >> j) & 1).astype(bool) for j, k in enumerate(keys)}
     return line, proj_masks
 
 
@@ -77,8 +82,8 @@ def expose(line: np.ndarray, size: int, rng_noise: np.random.Generator, *, expos
     dens = -np.log(np.maximum(signal, 1e-4))
     # detector processing: edge enhancement and dynamic range compression
     fine = ndimage.gaussian_filter(dens, sigma=max(0.6, 2.0 / px_mm), mode="nearest")
-    coarse = ndimage.gaussian_filter(dens, sigma=30.0 / px_mm, mode="nearest")
-    dens = dens + EDGE * (dens - fine) - DRC * (coarse - 4.0)
+    coarse = ndimage.gaussian_filter(dens, sigma=COARSE_MM / px_mm, mode="nearest")
+    dens = dens + EDGE * (dens - fine) - DRC * (coarse - AEC_REF)
     t = np.clip((dens - D_LO) / (D_HI - D_LO), 0.0, None) ** GAMMA
     # film-like shoulder: dense regions (spine, abdomen) roll off instead of clipping
     t = np.where(t < KNEE, t, KNEE + (1.0 - KNEE) * np.tanh((t - KNEE) / (1.0 - KNEE)))
@@ -153,7 +158,11 @@ def render_cxr(cond, seed: int, size: int):
     for k, m2 in pm.items():
         if m2.any():
             r = ndimage.affine_transform(m2.astype(np.float32), M, offset=offset, output_shape=(size, size), order=1,
-                                         mode="constant", cval=0.0) > 0.5
+                                         mode="constant", cval=0.0)
+            if r.max() <= 0.5:  # a lesion smaller than a pixel keeps its brightest pixel
+                r = r >= r.max() * 0.999 if r.max() > 0.05 else r > 1.0
+            else:
+                r = r > 0.5
         else:
             r = np.zeros((size, size), bool)
         masks[k] = r

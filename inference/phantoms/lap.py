@@ -167,8 +167,8 @@ def render_lap(cond, seed: int, size: int):
     h = np.where(omentum, 3.0 + 1.8 * fat, h)
     appendix = np.zeros_like(liver)
     if "appendix_inflamed" in keys:
-        p0 = np.array([-55.0, 62.0])
-        d = np.array([math.cos(0.5), math.sin(-0.4)])
+        p0 = np.array([-42.0, om_v - 6.0])
+        d = np.array([math.cos(0.35), math.sin(0.35)])
         w = (6.0, 7.5, 9.0)[sev["appendix_inflamed"]]
         q = np.stack([u - p0[0], v - p0[1]], -1)
         tt = np.clip(q @ d / 45.0, 0, 1)
@@ -296,7 +296,6 @@ def render_lap(cond, seed: int, size: int):
     entries = [(-0.15, 1.1), (1.15, 1.05), (1.15, 0.35)]
     clip.shuffle(entries)
     inst_all = np.zeros((S, S), bool)
-    metal = np.zeros((S, S), np.float32)
     inst_col = np.zeros((S, S, 3), np.float32)
     for k, name in enumerate(chosen):
         e = np.array(entries[k])

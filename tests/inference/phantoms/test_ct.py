@@ -101,3 +101,13 @@ def test_pe_not_on_radiograph_and_bad_slice():
         render(Conditions(modality="cxr", findings=(Finding("pulmonary_embolism", "left"),)), seed=1, size=64)
     with pytest.raises(ConditionError, match="999"):
         ct(slice_index=999)
+
+
+def test_auto_slice_shows_the_findings():
+    shown = total = 0
+    for seed in range(30):
+        s = sample(seed, "ct", 64)
+        for f in s.conditions.findings:
+            total += 1
+            shown += bool(s.masks[f"{f.key}:{f.laterality}"].any())
+    assert total > 15 and shown >= 0.85 * total

@@ -137,3 +137,64 @@ def test_random_conditions_cover_the_vocabulary():
     assert max(len(c.findings) for c in conds) == 2
     keys = {f.key for c in conds for f in c.findings}
     assert "pulmonary_embolism" not in keys and {"nodule", "effusion", "pneumothorax"} <= keys
+
+
+def test_location_and_size_are_honoured():
+    rows = {}
+    for loc in ("upper zone", "lower zone"):
+        s = cxr(Finding("nodule", "right", location=loc, size_mm=15.0))
+        rows[loc] = np.nonzero(s.masks["nodule:right"])[0].mean()
+        assert np.nonzero(s.masks["nodule:right"])[1].mean() < 64  # patient's right = viewer's left
+    assert rows["upper zone"] + 15 < rows["lower zone"]
+    small = cxr(Finding("nodule", "left", size_mm=8.0), size=256).masks["nodule:left"].sum()
+    big = cxr(Finding("mass", "left", size_mm=60.0), size=256).masks["mass:left"].sum()
+    assert big > 10 * small
+    # the rendered conditions say what was drawn (resolved lobe and size), and re-render identically
+    s = cxr(Finding("nodule", "left"))
+    f = s.conditions.findings[0]
+    assert f.location in ("LUL", "LLL") and f.size_mm
+    again = render(s.conditions, seed=SEED, size=128)
+    assert again.pixels.tobytes() == s.pixels.tobytes()
+
+
+def _ctr(s):
+    h, lungs = s.masks["anatomy:heart"], s.masks["anatomy:lungs"]
+    hc, lc = np.nonzero(h.any(0))[0], np.nonzero(lungs.any(0))[0]
+    return (hc.max() - hc.min() + 1) / (lc.max() - lc.min() + 1)
+
+
+def test_ap_film_magnifies_the_heart():
+    assert _ctr(cxr(view="AP")) > _ctr(cxr(view="PA")) + 0.01
+
+
+def test_pneumothorax_space_has_no_lung_markings():
+    from inference.phantoms.anatomy import LUNGISH, L, get_body
+    from inference.phantoms.chest import Plane, apply_findings, resolve
+
+    body = get_body(SEED, "M", "40-59", 4.0)
+    f = resolve(Finding("pneumothorax", "left", severity="moderate"), SEED, "cxr")
+    app = apply_findings(body, [f], "erect", SEED, Plane("cxr"))
+    region = app.masks["pneumothorax:left"]
+    assert region.sum() > 100
+    assert set(np.unique(app.labels[region])) == {L.PTX_AIR}
+    # the visceral pleural line borders it, and no vessel lies between it and the chest wall
+    assert (app.labels == L.PLEURA).sum() > 20
+    assert not np.isin(app.labels[region], LUNGISH).any()
+
+
+def test_volume_changes():
+    def lung_area(s, half=None):
+        m = s.masks["anatomy:lungs"]
+        if half == "right":
+            m = m[:, : m.shape[1] // 2]
+        if half == "left":
+            m = m[:, m.shape[1] // 2:]
+        return m.sum()
+
+    base = cxr()
+    emph = cxr(Finding("emphysema", "bilateral", severity="severe"))
+    atel = cxr(Finding("atelectasis", "right", location="RLL", severity="severe"))
+    assert lung_area(emph) > 1.03 * lung_area(base)  # hyperinflation, low flat domes
+    assert lung_area(atel, "right") < 0.97 * lung_area(base, "right")  # volume loss
+    free = cxr(Finding("pneumoperitoneum", "none", severity="moderate")).masks["pneumoperitoneum:none"]
+    assert free.any() and centroid(free)[0] > centroid(base.masks["anatomy:lungs"])[0]  # under the domes
