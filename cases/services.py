@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from inference.conditions import ConditionError
+from inference.weights_info import weights_modalities
 
 from .anatomy import mask_problems
 from .kg import default_graph
@@ -164,6 +166,12 @@ def case_publish(*, version: CaseVersion, cohorts) -> CaseVersion:
         raise ValidationError({"cohorts": f"Not cohorts of your organisation: {', '.join(foreign)}"})
     if not version.studies.exists():
         raise ValidationError("A case needs at least one study before it is published.")
+    drawable = weights_modalities(settings.GENERATION_WEIGHTS or None)
+    undrawable = [s.title for s in version.studies.all() if s.modality not in drawable]
+    if undrawable:
+        names = ", ".join(sorted(drawable)) or "nothing"
+        raise ValidationError(f"The generator cannot draw {', '.join(undrawable)} yet: its weights draw {names}. "
+                              "Students would get no image.")
     for study in version.studies.all():
         try:
             study_conditions(study=study)

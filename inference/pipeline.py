@@ -18,8 +18,7 @@ import torch
 from .conditions import ConditionError, Conditions
 from .sampler import SAMPLERS, guide, make_sampler
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-DEFAULT_WEIGHTS = {"cxr": WEIGHTS_DIR / "cxr-dit-s-64.safetensors"}
+from .weights_info import DEFAULT_WEIGHTS, WEIGHTS_DIR  # noqa: E402,F401  (one table of shipped weights)
 MAX_STEPS = 100
 MAX_GUIDANCE = 10.0
 MAX_SEED = 2**63 - 1

@@ -97,3 +97,16 @@ def test_load_kg_checks_a_candidate_file(tmp_path, capsys):
         call_command("load_kg", str(bad))
     with pytest.raises(CommandError, match="no knowledge graph file"):
         call_command("load_kg", str(tmp_path / "missing.json"))
+
+
+@pytest.mark.django_db
+def test_a_study_the_generator_cannot_draw_is_not_published(world):
+    from cases.services import StudyInput
+
+    ct = StudyInput(title="CT chest", modality="ct", view="axial", slice_count=40,
+                    findings=[{"key": "pulmonary_embolism", "laterality": "right"}])
+    version = case_create(author=world.elena, content=CASE_INPUT, studies=[ct])
+    with pytest.raises(ValidationError, match="cannot draw CT chest yet: its weights draw cxr"):
+        case_publish(version=version, cohorts=[world.cohort_a])
+    version.refresh_from_db()
+    assert version.status == VersionStatus.DRAFT

@@ -1,0 +1,21 @@
+"""What a weights file can draw, read from its JSON sidecar without importing torch (the web side asks
+before it publishes a study that no weights could generate)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_WEIGHTS = {"cxr": WEIGHTS_DIR / "cxr-dit-s-64.safetensors"}
+
+
+def weights_modalities(weights: str | Path | None = None) -> frozenset[str]:
+    """The modalities the given weights (default: the shipped ones) were trained for."""
+    path = Path(weights) if weights else DEFAULT_WEIGHTS["cxr"]
+    sidecar = path.with_suffix(".json")
+    try:
+        config = json.loads(sidecar.read_text())["config"]
+    except (OSError, KeyError, json.JSONDecodeError):
+        return frozenset()
+    return frozenset(config.get("modalities", ()))
