@@ -18,7 +18,7 @@ import torch
 from .conditions import ConditionError, Conditions
 from .sampler import SAMPLERS, guide, make_sampler
 
-from .weights_info import DEFAULT_WEIGHTS, WEIGHTS_DIR  # noqa: E402,F401  (one table of shipped weights)
+from .weights_info import DEFAULT_WEIGHTS  # one table of shipped weights
 MAX_STEPS = 100
 MAX_GUIDANCE = 10.0
 MAX_SEED = 2**63 - 1

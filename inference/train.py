@@ -35,7 +35,7 @@ from .models import DIT_CONFIGS, DiT, DiTConfig, count_parameters, dit_config
 from .sampler import NoiseSchedule
 
 MAX_EXPORT_BYTES = 16 * 1024 * 1024
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+from .weights_info import WEIGHTS_DIR  # noqa: E402
 
 
 @dataclass
