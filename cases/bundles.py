@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import posixpath
 import re
 import zipfile
 import zlib

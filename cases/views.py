@@ -11,7 +11,7 @@ from simulator.accounts.access import case_get_for_user, require_role_for
 from .forms import FINDING_ROWS, CaseFilterForm, CaseForm, PublishForm
 from .anatomy import anatomy_pixels_header, study_anatomy
 from .kg_services import kg_version, version_warnings
-from .models import Study, VersionStatus
+from .models import Study
 from .selectors import case_draft, case_latest_version, cases_editable_by
 from .services import case_archive, case_clone, case_create, case_draft_start, case_publish, case_version_update
 
@@ -190,5 +190,3 @@ def case_clone_view(request, case_id: int):
     messages.success(request, f"Cloned as a new draft case “{copy.title}”.")
     return redirect("case_edit", case_id=copy.case_id)
 
-
-__all__ = ["VersionStatus"]
