@@ -6,7 +6,6 @@ for this model) and, on request, the token embeddings with their attention mask 
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 from collections import OrderedDict
@@ -84,7 +83,16 @@ class TextEncoder:
         return TextEmbedding(pooled=torch.stack([found[t] for t in texts]))
 
 
-@functools.lru_cache(maxsize=1)
+_encoder: TextEncoder | None = None
+_encoder_lock = threading.Lock()
+
+
 def get_text_encoder() -> TextEncoder:
-    """The process-wide MiniLM encoder (loaded on first use, ~2 s)."""
-    return TextEncoder()
+    """The process-wide MiniLM encoder (loaded on first use, ~2 s). Built under a lock: the generator thread
+    and a request thread (prompt grounding) may both ask first, and transformers' lazy imports are not
+    thread-safe (a concurrent first `from transformers import AutoModel` raised ImportError)."""
+    global _encoder
+    with _encoder_lock:
+        if _encoder is None:
+            _encoder = TextEncoder()
+        return _encoder

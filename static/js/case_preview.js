@@ -155,6 +155,7 @@
       const t = tiles.get(msg.job);
       if (!t) return;
       t.img.src = msg.preview;
+      t.box.dataset.stepsSeen = String(Number(t.box.dataset.stepsSeen || 0) + 1);
       t.bar.querySelector(".progress-bar").style.width = Math.round((100 * msg.step) / msg.total) + "%";
       t.bar.querySelector("span").textContent = "step " + msg.step + " of " + msg.total;
     } else if (msg.job && typeof msg.job === "object") {
