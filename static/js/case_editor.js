@@ -248,7 +248,9 @@
     (data.vitals || []).forEach(function (v) {
       const name = VITAL_NAMES[v.parameter] || v.parameter;
       const input = form.querySelector("[name=vital_" + name + "]");
-      const value = vitalMid(v);
+      const mid = vitalMid(v);
+      // monitors show whole numbers; only temperature keeps a decimal
+      const value = mid === null ? null : name === "temperature" ? Math.round(mid * 10) / 10 : Math.round(mid);
       if (value === null || !input) return;
       option(vGroup, v.label + ": " + value + " " + (v.unit || ""), function () { input.value = value; });
     });
