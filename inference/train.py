@@ -219,6 +219,11 @@ def train(
         file=sys.stderr,
     )
     deadline = time.monotonic() + cfg.max_minutes * 60
+
+    def checkpoint(at_step: int) -> None:
+        save_checkpoint(run_dir, step=at_step, model=model, ema=ema, optimizer=optimizer, config=model_cfg,
+                        train_args=train_args, keep=cfg.keep_checkpoints)
+
     last_saved = step
     log = open(run_dir / "log.jsonl", "a")  # noqa: SIM115 (closed in the finally below)
     model.train()
@@ -264,31 +269,13 @@ def train(
                 )
                 log.flush()
             if step % cfg.checkpoint_every == 0:
-                save_checkpoint(
-                    run_dir,
-                    step=step,
-                    model=model,
-                    ema=ema,
-                    optimizer=optimizer,
-                    config=model_cfg,
-                    train_args=train_args,
-                    keep=cfg.keep_checkpoints,
-                )
+                checkpoint(step)
                 last_saved = step
     finally:
         bar.close()
         log.close()
     if step != last_saved or latest_checkpoint(run_dir) is None:
-        save_checkpoint(
-            run_dir,
-            step=step,
-            model=model,
-            ema=ema,
-            optimizer=optimizer,
-            config=model_cfg,
-            train_args=train_args,
-            keep=cfg.keep_checkpoints,
-        )
+        checkpoint(step)
     return latest_checkpoint(run_dir)
 
 
