@@ -3,6 +3,8 @@ lungs that a lung lesion's mask must lie in."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy import ndimage
 
@@ -14,15 +16,21 @@ LUNG_MARGIN_PX = 4  # a lesion may touch the lung edge (the painter's brush is n
 MIN_INSIDE_FRACTION = 0.9
 
 
+@lru_cache(maxsize=32)
 def study_anatomy(*, modality: str, view: str, sex: str, age_band: str, seed: int):
-    """A render of the patient with no findings at the mask size: (pixels, lungs mask or None)."""
+    """A render of the patient with no findings at the mask size: (pixels, lungs mask or None).
+    Cached: every autosave of a draft with a lung-lesion mask asks for the same render. Read-only arrays."""
     from inference.phantoms import render
 
     slice_index = 0 if modality == "ct" else None
     frame_index = 0 if modality == "lap" else None
     sample = render(Conditions(modality=modality, view=view, sex=sex, age_band=age_band,
                                slice_index=slice_index, frame_index=frame_index), seed=seed, size=MASK_SIZE)
-    return sample.pixels, sample.masks.get("anatomy:lungs")
+    lungs = sample.masks.get("anatomy:lungs")
+    for array in (sample.pixels, lungs):
+        if array is not None:
+            array.flags.writeable = False  # shared by every caller of the cache
+    return sample.pixels, lungs
 
 
 def mask_problems(*, modality: str, view: str, sex: str, age_band: str, seed: int, findings: list[dict]) -> list[str]:

@@ -144,13 +144,14 @@ def generation_job_run(*, job_id: int) -> GenerationJob | None:
         request.validate()
 
         def on_step(preview) -> bool:
-            GenerationJob.objects.filter(pk=job.pk).update(step=preview.step)
+            # one query per step: record progress unless a cancel was asked (then 0 rows change)
+            going_on = GenerationJob.objects.filter(pk=job.pk, cancel_requested=False).update(step=preview.step)
             job_event_send(
                 job.pk,
                 "imaging.progress",
                 {"step": preview.step, "total": preview.total, "preview": _preview_data_url(preview.image)},
             )
-            return not GenerationJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
+            return going_on == 1
 
         with _generator_lock:  # one generation at a time per process
             generator = get_generator(settings.GENERATION_WEIGHTS or None, threads=settings.GENERATION_THREADS)
