@@ -84,6 +84,28 @@ def base_url(bundles):
         server.server_close()
 
 
+def open_test_page(browser, url: str, ready: str, viewport: dict, **options):
+    """A bundle test page, waited on until `window.<ready>` has its object or its error. Returns
+    (page, problems): every page error, console error and CSP violation, for the test to assert on."""
+    page = browser.new_page(viewport=viewport, **options)
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    page.on(
+        "console",
+        lambda m: problems.append(f"console.{m.type}: {m.text}")
+        if m.type == "error" or "Content Security Policy" in m.text
+        else None,
+    )
+    page.goto(url)
+    page.wait_for_function(
+        "([name]) => window[name] && (window[name].viewer || window[name].painter || window[name].error)",
+        arg=[ready], timeout=30_000,
+    )
+    err = page.evaluate("([name]) => window[name].error", [ready])
+    assert err is None, err
+    return page, problems
+
+
 @pytest.fixture(scope="session")
 def playwright_instance():
     from playwright.sync_api import sync_playwright

@@ -22,7 +22,7 @@ from PIL import Image  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, open_test_page  # noqa: E402
 
 N = 256
 K1, K2 = "nodule:left", "effusion:right"
@@ -30,19 +30,8 @@ RED, BLUE = (255, 80, 80), (80, 170, 255)
 
 
 def _open(browser, base_url, query="", **options):
-    page = browser.new_page(viewport={"width": 1030, "height": 720}, **options)
-    problems: list[str] = []
-    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-    page.on(
-        "console",
-        lambda m: problems.append(f"console.{m.type}: {m.text}")
-        if m.type == "error" or "Content Security Policy" in m.text
-        else None,
-    )
-    page.goto(f"{base_url}/viewer/painter-test-page.html{query}")
-    page.wait_for_function("() => window.rpTest && (window.rpTest.painter || window.rpTest.error)", timeout=30_000)
-    err = page.evaluate("window.rpTest.error")
-    assert err is None, err
+    page, problems = open_test_page(browser, f"{base_url}/viewer/painter-test-page.html{query}", "rpTest",
+                                    {"width": 1030, "height": 720}, **options)
     page.locator("[data-rp=root]").focus()
     return page, problems
 

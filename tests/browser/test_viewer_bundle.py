@@ -20,23 +20,11 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, open_test_page  # noqa: E402
 
 def _open(browser, base_url, query=""):
-    page = browser.new_page(viewport={"width": 700, "height": 680})
-    problems: list[str] = []
-    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-    page.on(
-        "console",
-        lambda m: problems.append(f"console.{m.type}: {m.text}")
-        if m.type == "error" or "Content Security Policy" in m.text
-        else None,
-    )
-    page.goto(f"{base_url}/viewer/test-page.html{query}")
-    page.wait_for_function("() => window.rvTest && (window.rvTest.viewer || window.rvTest.error)", timeout=30_000)
-    err = page.evaluate("window.rvTest.error")
-    assert err is None, err
-    return page, problems
+    return open_test_page(browser, f"{base_url}/viewer/test-page.html{query}", "rvTest",
+                          {"width": 700, "height": 680})
 
 
 @pytest.fixture
