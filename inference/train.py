@@ -339,6 +339,35 @@ def _check_size(path: Path) -> None:
         raise ValueError(f"{path.name} is {size / 2**20:.1f} MiB, over the 16 MiB limit for shipped weights")
 
 
+def summarise(run_dir: str | Path, *, window: int = 250) -> list[str]:
+    """Lines describing a run from its log.jsonl: each invocation's steps and minutes (a resume starts a new
+    one), and the mean logged loss over the first and last `window` steps of the last invocation."""
+    rows = [json.loads(line) for line in open(Path(run_dir) / "log.jsonl") if line.strip()]
+    if not rows:
+        return ["no steps logged"]
+    runs, current = [], [rows[0]]
+    for row in rows[1:]:
+        if row["step"] < current[-1]["step"]:  # a resume went back to its checkpoint
+            runs.append(current)
+            current = []
+        current.append(row)
+    runs.append(current)
+    lines = [
+        f"invocation {i}: steps {r[0]['step']}-{r[-1]['step']} in {(r[-1]['time'] - r[0]['time']) / 60:.1f} min"
+        for i, r in enumerate(runs, 1)
+    ]
+    last = runs[-1]
+    lo, hi = last[0]["step"], last[-1]["step"]
+
+    def mean(a: int, b: int) -> float:
+        losses = [r["loss"] for r in last if a <= r["step"] <= b]
+        return sum(losses) / len(losses)
+
+    lines.append(f"mean logged loss, steps {lo}-{lo + window}: {mean(lo, lo + window):.4f}; "
+                 f"steps {hi - window}-{hi}: {mean(hi - window, hi):.4f}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "export":
@@ -349,6 +378,13 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv[1:])
         path = export(args.run, name=args.name, out_dir=args.out_dir)
         print(f"exported {path} ({path.stat().st_size / 2**20:.2f} MiB)")
+        return 0
+    if argv and argv[0] == "summary":
+        parser = argparse.ArgumentParser(prog="python -m inference.train summary")
+        parser.add_argument("--run", required=True, help="run dir holding log.jsonl")
+        parser.add_argument("--window", type=int, default=250, help="steps averaged at each end")
+        args = parser.parse_args(argv[1:])
+        print("\n".join(summarise(args.run, window=args.window)))
         return 0
     if argv and argv[0] == "init":
         parser = argparse.ArgumentParser(prog="python -m inference.train init")

@@ -125,3 +125,18 @@ def test_shipped_config_parses():
     model_cfg = cfg.model_config()
     assert model_cfg.prediction_type == "v_prediction" and model_cfg.beta_schedule == "squaredcos_cap_v2"
     assert model_cfg.image_size == 64 and model_cfg.num_tokens == 256 and model_cfg.cond_drop_prob == 0.1
+
+
+def test_summary_splits_invocations_at_a_resume(tmp_path):
+    import json
+
+    from inference.train import summarise
+
+    rows = [(1, 0.9, 0), (25, 0.5, 60), (50, 0.4, 120), (25, 0.45, 1000), (50, 0.3, 1060), (75, 0.2, 1120)]
+    (tmp_path / "log.jsonl").write_text("".join(
+        json.dumps({"step": s, "loss": loss, "time": t}) + "\n" for s, loss, t in rows))
+    assert summarise(tmp_path, window=25) == [
+        "invocation 1: steps 1-50 in 2.0 min",
+        "invocation 2: steps 25-75 in 2.0 min",
+        "mean logged loss, steps 25-50: 0.3750; steps 50-75: 0.2500",
+    ]
