@@ -37,13 +37,15 @@ run: install viewer
 test: install viewer browser-deps
 	$(PY) -m pytest
 
-# Figures for BENCHMARKS.md: phantom render throughput, then the generator's step times (one thread,
-# as the web server runs it). Run on a quiet machine: other load changes every figure.
+# Figures for BENCHMARKS.md: phantom render throughput per core, then the generator (latency, the diffusers
+# baseline as a ratio, 8 concurrent requests, fraction of the bf16 matmul peak, 256 px routes) at one thread (as
+# the web server runs it) and at two. Run on a quiet machine: other load changes every figure.
 bench: install
 	$(PY) -m inference.phantoms bench --modality cxr --sizes 64 128 256
-	$(PY) -m inference.phantoms bench --modality ct --sizes 256
-	$(PY) -m inference.phantoms bench --modality lap --sizes 256
-	$(PY) -m inference.sample --benchmark --threads 1 --finding nodule:left --prompt "left upper lobe nodule"
+	$(PY) -m inference.phantoms bench --modality ct --sizes 64 256
+	$(PY) -m inference.phantoms bench --modality lap --sizes 64 256
+	$(PY) -m inference.bench --threads 1
+	$(PY) -m inference.bench --threads 2
 
 clean:
 	rm -rf $(VENV) static/dist static/viewer/node_modules var

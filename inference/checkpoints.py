@@ -152,14 +152,14 @@ def save_checkpoint(
     """Model, EMA, optimizer state and RNG state at `step`; keeps the newest `keep` checkpoints."""
     path = checkpoint_path(run_dir, step)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {f"model.{k}": v.detach().clone() for k, v in model.state_dict().items()}
-    tensors.update({f"ema.{k}": v.detach().clone() for k, v in ema.state_dict().items()})
+    tensors = {f"model.{k}": v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    tensors.update({f"ema.{k}": v.detach().cpu().clone() for k, v in ema.state_dict().items()})
     opt_state = optimizer.state_dict()
     scalars = {}
     for idx, state in opt_state["state"].items():
         for key, value in state.items():
             if torch.is_tensor(value):
-                tensors[f"opt.{idx}.{key}"] = value.detach().clone().contiguous()
+                tensors[f"opt.{idx}.{key}"] = value.detach().cpu().clone().contiguous()
             else:
                 scalars[f"{idx}.{key}"] = value
     tensors["rng.torch"] = torch.get_rng_state()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import numbers
 from dataclasses import asdict, dataclass, field
 
 from .vocabulary import AGE_BANDS, FINDINGS, LATERALITIES, MODALITIES, SEVERITIES, SEXES, VIEWS
@@ -34,6 +35,12 @@ class Finding:
     mask_png_b64: str = ""  # binary PNG, MASK_SIZE square; empty = the model places the finding
 
     def validate(self, modality: str) -> None:
+        for name in ("key", "laterality", "location", "severity", "mask_png_b64"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise ConditionError(f"finding {name} must be text, got {value!r}")
+        if self.size_mm is not None and (isinstance(self.size_mm, bool) or not isinstance(self.size_mm, numbers.Real)):
+            raise ConditionError(f"size_mm for {self.key!r} must be a number, got {self.size_mm!r}")
         kind = FINDINGS.get(self.key)
         if kind is None:
             raise ConditionError(f"unknown finding {self.key!r}")
@@ -101,6 +108,16 @@ class Conditions:
     frame_index: int | None = None  # laparoscopy: which frame of the clip
 
     def validate(self) -> "Conditions":
+        for name in ("modality", "view", "prompt", "sex", "age_band"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise ConditionError(f"{name} must be text, got {value!r}")
+        for name in ("slice_index", "frame_index"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0):
+                raise ConditionError(f"{name} must be a whole number >= 0, got {value!r}")
+        if not isinstance(self.findings, tuple):
+            raise ConditionError("findings must be a tuple of Finding")
         if self.modality not in MODALITIES:
             raise ConditionError(f"unknown modality {self.modality!r}")
         if self.view not in VIEWS[self.modality]:

@@ -58,11 +58,17 @@ class TrainConfig:
     keep_checkpoints: int = 3
     run_dir: str = ""  # default: runs/<name>
     mask_prob: float = 0.5  # feed the finding masks as mask channels (else zeros: "the model chooses")
+    # weight of the loss on pixels inside any finding's mask (1 = plain MSE): findings are a few percent of the
+    # pixels, so plain MSE learns the anatomy long before the lesions
+    finding_loss_weight: float = 1.0
     report_prob: float = 0.5  # text = report (else the prompt of the conditions)
     bf16: bool = True  # bf16 autocast for the forward pass
     threads: int | None = None  # torch threads of the training process (None: torch's default)
     data_workers: int = 1  # DataLoader worker processes rendering phantoms (0: render in the main process)
+    device: str = "cpu"  # "cuda" for the GPU recipe; the renderer and the text encoder stay on the CPU
     log_every: int = 25
+    # warm start: begin model and EMA from these exported weights (fresh optimiser, step 0 of this run)
+    init_from: str = ""
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
@@ -126,23 +132,32 @@ class PhantomBatches(IterableDataset):
             yield self.make_batch(b)
             b += workers
 
+    @staticmethod
+    def sample_seed(recipe_seed: int, b: int, i: int, batch_size: int) -> int:
+        """The phantom seed of sample i of batch b (evaluation replays it for the memorisation check)."""
+        return recipe_seed * 1_000_000_007 + b * batch_size + i
+
     def make_batch(self, b: int) -> dict:
         rng = np.random.default_rng([self.seed, b])
-        images, conds, masks, texts = [], [], [], []
+        images, conds, masks, texts, lesions = [], [], [], [], []
         for i in range(self.batch_size):
-            sample = self.source(
-                self.seed * 1_000_000_007 + b * self.batch_size + i, self.modality, self.size
-            )
+            sample = self.source(self.sample_seed(self.seed, b, i, self.batch_size), self.modality, self.size)
             image = np.asarray(sample.image, dtype=np.float32)
             image = image[None] if image.ndim == 2 else image.transpose(2, 0, 1)  # (C, H, W)
             images.append(torch.from_numpy(np.ascontiguousarray(image)) * 2 - 1)  # [0, 1] -> [-1, 1]
             conds.append(sample.conditions)
+            lesion = np.zeros(image.shape[-2:], bool)
+            for key, m in sample.masks.items():
+                if not key.startswith("anatomy:"):
+                    lesion |= np.asarray(m, bool)
+            lesions.append(torch.from_numpy(lesion))
             masks.append(dict(sample.masks) if rng.random() < self.mask_prob else {})
             texts.append(sample.report if rng.random() < self.report_prob else sample.conditions.prompt)
         return {
             "images": torch.stack(images),  # (B, C, H, W)
             "cond": encode_structured(conds, image_size=self.size, masks=masks),
             "texts": texts,
+            "lesions": torch.stack(lesions)[:, None],  # (B, 1, H, W) bool: where the findings are
         }
 
 
@@ -174,7 +189,8 @@ def train(
     torch.manual_seed(cfg.seed)
     model_cfg = cfg.model_config()
     run_dir = cfg.run_path
-    model = DiT(model_cfg)
+    device = torch.device(cfg.device)
+    model = DiT(model_cfg).to(device)
     ema = copy.deepcopy(model).requires_grad_(False).eval()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step = 0
@@ -184,6 +200,15 @@ def train(
         print(f"resumed from {existing} at step {step}", file=sys.stderr)
     elif existing is not None:
         raise SystemExit(f"{run_dir} already holds checkpoints: pass --resume, or choose another run_dir")
+    elif cfg.init_from:
+        from .checkpoints import load_weights
+
+        state, init_cfg, init_meta = load_weights(cfg.init_from)
+        if init_cfg != model_cfg:
+            raise SystemExit(f"init_from {cfg.init_from}: its model config differs from this recipe's")
+        model.load_state_dict(state, strict=True)
+        ema.load_state_dict(state, strict=True)
+        print(f"warm start from {init_meta['model_version']}", file=sys.stderr)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "train-config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
     if text_encoder is None:
@@ -232,19 +257,24 @@ def train(
         for batch in loader:
             if step >= cfg.max_steps or time.monotonic() > deadline:
                 break
-            x0 = batch["images"]  # (B, C, H, W)
+            x0 = batch["images"].to(device, non_blocking=True)  # (B, C, H, W)
             cond = dict(
                 batch["cond"], **encode_texts(batch["texts"], text_encoder=text_encoder, text_tokens=cross)
             )
-            t = torch.randint(0, model_cfg.num_train_timesteps, (x0.shape[0],))
+            cond = {k: v.to(device, non_blocking=True) for k, v in cond.items()}
+            t = torch.randint(0, model_cfg.num_train_timesteps, (x0.shape[0],)).to(device)
             noise = torch.randn_like(x0)
             x_t = schedule.add_noise(x0, noise, t)
             target = schedule.target(x0, noise, t)
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                 out = model(x_t, t, cond)  # condition dropout happens inside (model.train())
-            loss = F.mse_loss(out.float(), target)
+            if cfg.finding_loss_weight != 1.0:
+                weight = 1.0 + (cfg.finding_loss_weight - 1.0) * batch["lesions"].to(device, torch.float32)
+                loss = (weight * (out.float() - target) ** 2).mean()
+            else:
+                loss = F.mse_loss(out.float(), target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

@@ -1,9 +1,10 @@
-"""Command line: render | dataset | bench | calibrate.
+"""Command line: render | dataset | bench | calibrate | reader.
 
     python -m inference.phantoms render --modality cxr --finding effusion:right:moderate --seed 7 --size 256 --out DIR
     python -m inference.phantoms dataset --modality cxr --size 64 --count 1000 --out DIR
     python -m inference.phantoms bench
     python -m inference.phantoms calibrate
+    python -m inference.phantoms reader train|eval --modality cxr --size 64
 
 A finding is key[:laterality[:severity[:size_mm[:location]]]], e.g. nodule:left:mild:12:LUL.
 Bad parameters print one line naming the bad value on stderr and exit with status 2.
@@ -21,6 +22,7 @@ import numpy as np
 
 from ..conditions import ConditionError, Conditions, Finding
 from ..vocabulary import FINDINGS, VIEWS
+from .api import check_size
 
 
 class _Parser(argparse.ArgumentParser):
@@ -181,6 +183,33 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_reader(args) -> int:
+    from . import reader
+
+    if args.modality not in VIEWS:
+        raise ConditionError(f"unknown modality {args.modality!r}")
+    check_size(args.size)
+    if args.count is not None and args.count <= 0:
+        raise ConditionError(f"count {args.count!r} must be positive")
+    if args.action == "train":
+        if not args.out:
+            raise ConditionError("reader train needs --out PATH.safetensors")
+        if not args.out.endswith(".safetensors"):
+            raise ConditionError(f"--out {args.out!r} must end in .safetensors")
+        model = reader.train(args.modality, args.size, args.count or 24000, args.epochs, width=args.width,
+                             workers=args.workers, threads=args.threads)
+        figures = reader.evaluate(model, args.size, args.eval_count, workers=args.workers)
+        reader.save(model, args.size, args.out, figures)
+    else:
+        path = args.weights or str(reader.default_path(args.modality, args.size))
+        if not Path(path).exists():
+            raise ConditionError(f"no reader at {path!r}; train one with `reader train --out {path}`")
+        model, size = reader.load(path)
+        figures = reader.evaluate(model, size, args.count or 2000, workers=args.workers)
+    print(json.dumps(figures, indent=2))
+    return 0
+
+
 def main(argv=None) -> int:
     p = _Parser(prog="python -m inference.phantoms", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
@@ -213,10 +242,14 @@ def main(argv=None) -> int:
     rd.add_argument("action", choices=["train", "eval"])
     rd.add_argument("--modality", default="cxr")
     rd.add_argument("--size", type=int, default=64)
-    rd.add_argument("--steps", type=int, default=600)
-    rd.add_argument("--count", type=int, default=200)
-    rd.add_argument("--weights", help="checkpoint to evaluate")
-    rd.add_argument("--out", help="where to save the trained checkpoint")
+    rd.add_argument("--count", type=int, help="images to train on (train) or to score (eval)")
+    rd.add_argument("--epochs", type=int, default=8)
+    rd.add_argument("--width", type=int, default=16)
+    rd.add_argument("--workers", type=int, default=2, help="processes rendering phantoms")
+    rd.add_argument("--threads", type=int, default=2, help="torch threads for training")
+    rd.add_argument("--eval-count", type=int, default=2000, help="held-out images scored after training")
+    rd.add_argument("--weights", help="reader to evaluate (default: the shipped one for --modality/--size)")
+    rd.add_argument("--out", help="where to write the trained reader (.safetensors; a .json card goes beside it)")
     args = p.parse_args(argv)
     try:
         if args.cmd == "render":
@@ -226,19 +259,7 @@ def main(argv=None) -> int:
         if args.cmd == "bench":
             return cmd_bench(args)
         if args.cmd == "reader":
-            from . import reader
-
-            if args.modality not in VIEWS:
-                raise ConditionError(f"unknown modality {args.modality!r}")
-            if args.action == "train":
-                model = reader.train(args.modality, args.size, args.steps, out=args.out)
-            else:
-                if not args.weights:
-                    raise ConditionError("reader eval needs --weights")
-                model, size = reader.load(args.weights)
-                args.size = size
-            print(json.dumps(reader.evaluate(model, args.size, args.count)))
-            return 0
+            return cmd_reader(args)
         if args.cmd == "calibrate":
             from .calibrate import main as cal
 

@@ -1,159 +1,354 @@
 """Reader models: small CNNs trained on phantoms only, used to judge generated images.
 
-A reader takes a model-ready image (`Sample.image`, 1 or 3 channels) and predicts, per finding of the
-vocabulary, whether it is present (multi-label logits) and where (a per-finding mask logit map).
-Agreement with the conditions and Dice against the condition masks are the two scores a generator is
-judged by. Trained from `sample()` streams; nothing external.
+A reader takes a model-ready image (`Sample.image`, 1 or 3 channels) and says, per label, whether a finding
+is present on a side (`nodule:left`, `nodule:right`, `cardiomegaly`, ...) and where: one mask logit map per
+finding. The generator is judged by both (agreement with the conditions, Dice against the condition masks).
+It never sees the generator's weights or its training seeds.
 
-    python -m inference.phantoms reader train --modality cxr --size 64 --steps 600 --out runs/reader_cxr.pt
-    python -m inference.phantoms reader eval --weights runs/reader_cxr.pt --count 200
+    python -m inference.phantoms reader train --modality cxr --size 64 --count 24000 --epochs 8 \\
+        --out inference/weights/reader-cxr-64.safetensors
+    python -m inference.phantoms reader eval --weights inference/weights/reader-cxr-64.safetensors --count 2000
+
+This module holds the network, the labels and the scores; it imports no Django.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from ..conditions import Conditions
 from ..vocabulary import FINDINGS
+
+TRAIN_SEED0 = 10_000_000  # readers train on seeds from here ...
+HELDOUT_SEED0 = 20_000_000  # ... and are scored on seeds from here; the DiT recipes use neither range
+# Masks smaller than this many pixels are below the pixel pitch (a 5 mm nodule is under one pixel at 64 px):
+# their Dice is reported separately and kept out of the lesion-Dice headline.
+MIN_DICE_PIXELS = 8
 
 
 def finding_keys(modality: str) -> list[str]:
     return [k for k, v in FINDINGS.items() if modality in v.modalities]
 
 
-def targets(s, keys: list[str]):
-    """(presence vector, mask stack) for one sample; masks are the union over lateralities."""
-    size = s.image.shape[0]
-    present = np.zeros(len(keys), np.float32)
-    masks = np.zeros((len(keys), size, size), np.float32)
-    for f in s.conditions.findings:
-        i = keys.index(f.key)
-        present[i] = 1.0
-        m = s.masks.get(f"{f.key}:{f.laterality}")
+def _sided(key: str) -> bool:
+    """A finding the reader must place on a side (bilateral ones turn both sides on)."""
+    lats = set(FINDINGS[key].lateralities)
+    return bool(lats & {"left", "right"})
+
+
+def label_names(modality: str) -> list[str]:
+    out = []
+    for k in finding_keys(modality):
+        out += [f"{k}:left", f"{k}:right"] if _sided(k) else [k]
+    return out
+
+
+def labels_for(conditions: Conditions, modality: str, masks: dict | None = None) -> np.ndarray:
+    """The 0/1 label vector a perfect reader would print for these conditions.
+
+    With `masks` (CT slices, laparoscopy frames), a finding whose mask is empty in this image is out of the
+    slice or out of view, so it is not labelled: a radiograph projects everything, a slice does not.
+    """
+    names = label_names(modality)
+    y = np.zeros(len(names), np.float32)
+    for f in conditions.findings:
+        if masks is not None:
+            m = masks.get(f"{f.key}:{f.laterality}")
+            if m is not None and not m.any():
+                continue
+        if not _sided(f.key):
+            y[names.index(f.key)] = 1.0
+            continue
+        sides = ("left", "right") if f.laterality == "bilateral" else (f.laterality,)
+        for side in sides:
+            y[names.index(f"{f.key}:{side}")] = 1.0
+    return y
+
+
+def masks_for(masks: dict, conditions: Conditions, modality: str, size: int) -> np.ndarray:
+    """(findings, size, size) target masks: one per finding key, the union over its lateralities."""
+    keys = finding_keys(modality)
+    out = np.zeros((len(keys), size, size), np.float32)
+    for f in conditions.findings:
+        m = masks.get(f"{f.key}:{f.laterality}")
         if m is not None:
-            masks[i] = np.maximum(masks[i], m)
-    return present, masks
+            i = keys.index(f.key)
+            out[i] = np.maximum(out[i], m)
+    return out
 
 
-def build(modality: str, width: int = 32):
+def build(modality: str, width: int = 16):
+    """A 4-level U-Net: segmentation from the decoder, labels from side-pooled encoder features."""
     import torch
     from torch import nn
 
     keys = finding_keys(modality)
+    names = label_names(modality)
     cin = 3 if modality == "lap" else 1
 
     def block(a, b):
         return nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.GroupNorm(8, b), nn.SiLU(),
                              nn.Conv2d(b, b, 3, padding=1), nn.GroupNorm(8, b), nn.SiLU())
 
+    def side_pool(x):
+        # left / right image halves and the whole image, mean and max: laterality survives pooling
+        h = x.shape[-1] // 2
+        parts = (x[..., :h], x[..., h:], x)
+        return torch.cat([t.mean((2, 3)) for t in parts] + [t.amax((2, 3)) for t in parts], 1)
+
     class Reader(nn.Module):
         def __init__(self):
             super().__init__()
             w = width
-            self.keys = keys
-            self.modality = modality
-            self.e1, self.e2, self.e3 = block(cin, w), block(w, 2 * w), block(2 * w, 4 * w)
+            self.modality, self.keys, self.labels, self.width = modality, keys, names, width
+            self.e1, self.e2, self.e3, self.e4 = block(cin, w), block(w, 2 * w), block(2 * w, 4 * w), block(4 * w, 8 * w)
             self.pool = nn.MaxPool2d(2)
             self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+            self.d3 = block(8 * w + 4 * w, 4 * w)
             self.d2 = block(4 * w + 2 * w, 2 * w)
             self.d1 = block(2 * w + w, w)
             self.seg = nn.Conv2d(w, len(keys), 1)
-            self.cls = nn.Linear(4 * w, len(keys))
+            self.cls = nn.Sequential(nn.Linear(6 * (8 * w + 4 * w), 256), nn.SiLU(), nn.Linear(256, len(names)))
 
         def forward(self, x):
             a = self.e1(x)
             b = self.e2(self.pool(a))
             c = self.e3(self.pool(b))
-            logits = self.cls(c.mean((2, 3)))
-            d = self.d2(torch.cat([self.up(c), b], 1))
-            d = self.d1(torch.cat([self.up(d), a], 1))
-            return logits, self.seg(d)
+            d = self.e4(self.pool(c))
+            logits = self.cls(torch.cat([side_pool(d), side_pool(c)], 1))
+            u = self.d3(torch.cat([self.up(d), c], 1))
+            u = self.d2(torch.cat([self.up(u), b], 1))
+            u = self.d1(torch.cat([self.up(u), a], 1))
+            return logits, self.seg(u)
 
     return Reader()
 
 
-def _batch(modality, size, seeds):
-    import torch
+# ---- data -------------------------------------------------------------------------------------------------
 
+@dataclass
+class Batch:
+    x: np.ndarray  # (n, c, size, size) float32
+    y: np.ndarray  # (n, labels)
+    m: np.ndarray  # (n, findings, size, size) uint8
+    conditions: list
+
+
+def _render_range(args):
     from . import sample
 
-    keys = finding_keys(modality)
-    xs, ps, ms = [], [], []
-    for sd in seeds:
-        s = sample(int(sd), modality, size)
+    modality, size, start, count = args
+    xs, ys, ms, cs = [], [], [], []
+    for seed in range(start, start + count):
+        s = sample(seed, modality, size)
         img = s.image if s.image.ndim == 3 else s.image[..., None]
-        xs.append(np.moveaxis(img, -1, 0))
-        p, m = targets(s, keys)
-        ps.append(p)
-        ms.append(m)
-    return (torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ps)), torch.from_numpy(np.stack(ms)))
+        xs.append(np.moveaxis(img, -1, 0).astype(np.float32))
+        ys.append(labels_for(s.conditions, modality, None if modality == "cxr" else s.masks))
+        ms.append(masks_for(s.masks, s.conditions, modality, size).astype(np.uint8))
+        cs.append(s.conditions)
+    return np.stack(xs), np.stack(ys), np.stack(ms), cs
 
 
-def loss_fn(model, x, p, m):
+def render_set(modality: str, size: int, start: int, count: int, workers: int = 1, progress: bool = True) -> Batch:
+    """Render `count` phantoms from seed `start` on, in `workers` processes, in seed order."""
+    chunk = 250
+    jobs = [(modality, size, s, min(chunk, start + count - s)) for s in range(start, start + count, chunk)]
+    if workers > 1:
+        import multiprocessing as mp
+
+        pool = mp.get_context("fork").Pool(workers)
+        results = pool.imap(_render_range, jobs)
+    else:
+        pool, results = None, map(_render_range, jobs)
+    parts = []
+    try:
+        from tqdm import tqdm
+
+        for r in tqdm(results, total=len(jobs), desc=f"render {modality} {size}px", unit="x250",
+                      disable=not progress):
+            parts.append(r)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    return Batch(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                 np.concatenate([p[2] for p in parts]), [c for p in parts for c in p[3]])
+
+
+# ---- training ---------------------------------------------------------------------------------------------
+
+def loss_fn(model, x, y, m):
+    import torch
     import torch.nn.functional as F
 
     logits, seg = model(x)
-    l_cls = F.binary_cross_entropy_with_logits(logits, p)
-    # segmentation only where the finding is present (its mask is the target)
-    w = p[:, :, None, None].expand_as(seg)
-    l_seg = (F.binary_cross_entropy_with_logits(seg, m, reduction="none") * w).sum() / w.sum().clamp(min=1.0)
-    return l_cls + l_seg
+    l_cls = F.binary_cross_entropy_with_logits(logits.float(), y)
+    seg = seg.float()
+    present = (m.flatten(2).sum(-1) > 0).float()  # (n, findings): only drawn findings teach the segmenter
+    w = present[:, :, None, None].expand_as(seg)
+    l_bce = (F.binary_cross_entropy_with_logits(seg, m, reduction="none") * w).sum() / w.sum().clamp(min=1.0)
+    p = torch.sigmoid(seg)
+    inter = (p * m).flatten(2).sum(-1)
+    denom = (p + m).flatten(2).sum(-1)
+    dice = 1 - (2 * inter + 1) / (denom + 1)
+    l_dice = (dice * present).sum() / present.sum().clamp(min=1.0)
+    return l_cls + l_bce + l_dice
 
 
-def train(modality: str = "cxr", size: int = 64, steps: int = 600, batch: int = 16, lr: float = 2e-3,
-          seed0: int = 10_000_000, out: str | None = None, log_every: int = 50):
+def train(modality: str = "cxr", size: int = 64, count: int = 24000, epochs: int = 8, batch: int = 32,
+          lr: float = 2e-3, width: int = 16, workers: int = 2, threads: int = 2, out: str | None = None,
+          seed0: int = TRAIN_SEED0, bf16: bool = True, log_every: int = 100):
     import torch
 
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = build(modality)
+    data = render_set(modality, size, seed0, count, workers)
+    model = build(modality, width)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    t0 = time.time()
-    for step in range(steps):
-        seeds = range(seed0 + step * batch, seed0 + (step + 1) * batch)
-        x, p, m = _batch(modality, size, seeds)
-        loss = loss_fn(model, x, p, m)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if log_every and (step % log_every == 0 or step == steps - 1):
-            print(f"step {step:5d} loss {loss.item():.4f} ({time.time() - t0:.0f} s)", flush=True)
-    if out:
-        from pathlib import Path
+    steps = epochs * (count // batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
+    x_all, y_all, m_all = torch.from_numpy(data.x), torch.from_numpy(data.y), torch.from_numpy(data.m)
+    rng = np.random.default_rng(0)
+    t0, step = time.time(), 0
+    from tqdm import tqdm
 
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"modality": modality, "size": size, "state": model.state_dict(), "keys": model.keys}, out)
+    bar = tqdm(total=steps, desc=f"reader {modality}", unit="step")
+    model.train()
+    for _epoch in range(epochs):
+        order = torch.from_numpy(rng.permutation(count))
+        for i in range(count // batch):
+            idx = order[i * batch:(i + 1) * batch]
+            x, y, m = x_all[idx], y_all[idx], m_all[idx].float()
+            if modality == "lap" and rng.random() < 0.5:  # chest laterality is tied to image sides: never flip it
+                x, m = x.flip(-2), m.flip(-2)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = loss_fn(model, x, y, m)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            bar.update(1)
+            if log_every and step % log_every == 0:
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+    bar.close()
+    model.eval()
+    model.train_info = {"train_images": count, "epochs": epochs, "steps": steps, "batch": batch,
+                        "train_seconds": round(time.time() - t0), "train_seeds": [seed0, seed0 + count]}
+    if out:
+        save(model, size, out)
     return model
 
 
-def evaluate(model, size: int = 64, count: int = 200, seed0: int = 20_000_000) -> dict:
-    """Reader scores on held-out phantoms: presence accuracy (exact set match) and mean Dice."""
+# ---- scoring ----------------------------------------------------------------------------------------------
+
+def predict(model, x: np.ndarray, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """(label probabilities (n, labels), finding masks (n, findings, size, size) bool) for images (n, c, s, s)."""
     import torch
 
     model.eval()
-    exact, dices = 0, []
+    probs, masks = [], []
     with torch.no_grad():
-        for i in range(0, count, 16):
-            seeds = range(seed0 + i, seed0 + min(count, i + 16))
-            x, p, m = _batch(model.modality, size, seeds)
-            logits, seg = model(x)
-            pred = (logits > 0).float()
-            exact += int((pred == p).all(1).sum())
-            pm = seg > 0
-            for b in range(len(p)):
-                for k in np.nonzero(p[b].numpy())[0]:
-                    a, t = pm[b, k].numpy(), m[b, k].numpy() > 0.5
-                    if t.sum() == 0:
-                        continue
-                    dices.append(2 * (a & t).sum() / (a.sum() + t.sum()))
-    return {"exact_match": exact / count, "dice": float(np.mean(dices)) if dices else float("nan"), "n": count}
+        for i in range(0, len(x), batch):
+            logits, seg = model(torch.from_numpy(np.ascontiguousarray(x[i:i + batch], np.float32)))
+            probs.append(torch.sigmoid(logits).numpy())
+            masks.append((seg > 0).numpy())
+    return np.concatenate(probs), np.concatenate(masks)
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    s = a.sum() + b.sum()
+    return float(2 * (a & b).sum() / s) if s else 1.0
+
+
+def score(model, data: Batch) -> dict:
+    """Reader figures against the truth the simulator knows.
+
+    finding_accuracy: balanced accuracy averaged over findings, where a present finding counts as found only
+    on the right side(s) and an absent one only if no side fires (so "always normal" scores 0.5, not 0.9).
+    exact_match: the whole set of findings and sides right in one image. lesion_dice: mean per-image Dice
+    of the finding's mask where it is drawn with at least MIN_DICE_PIXELS pixels.
+    """
+    probs, pred_masks = predict(model, data.x)
+    pred = probs > 0.5
+    truth = data.y > 0.5
+    names, keys = label_names(model.modality), finding_keys(model.modality)
+    per = {}
+    for k in keys:
+        cols = [i for i, n in enumerate(names) if n.split(":")[0] == k]
+        present = truth[:, cols].any(1)
+        correct_pos = (pred[:, cols] == truth[:, cols]).all(1) & present
+        silent = ~pred[:, cols].any(1) & ~present
+        spec = silent.sum() / max(1, (~present).sum())
+        sens = correct_pos.sum() / present.sum() if present.any() else None  # never present: undefined
+        ki = keys.index(k)
+        dices, small = [], []
+        for n in np.nonzero(present)[0]:
+            t = data.m[n, ki] > 0
+            if t.sum() == 0:
+                continue
+            (dices if t.sum() >= MIN_DICE_PIXELS else small).append(dice(pred_masks[n, ki], t))
+        per[k] = {"n_present": int(present.sum()), "sensitivity": None if sens is None else round(float(sens), 4),
+                  "specificity": round(float(spec), 4),
+                  "balanced_accuracy": None if sens is None else round(float((sens + spec) / 2), 4),
+                  "dice": round(float(np.mean(dices)), 4) if dices else None, "n_dice": len(dices),
+                  "dice_small": round(float(np.mean(small)), 4) if small else None, "n_small": len(small)}
+    all_d = [per[k]["dice"] * per[k]["n_dice"] for k in keys if per[k]["dice"] is not None]
+    n_d = sum(per[k]["n_dice"] for k in keys)
+    return {
+        "modality": model.modality, "images": int(len(data.x)),
+        "finding_accuracy": round(float(np.mean([per[k]["balanced_accuracy"] for k in keys
+                                                 if per[k]["balanced_accuracy"] is not None])), 4),
+        "exact_match": round(float((pred == truth).all(1).mean()), 4),
+        "label_accuracy": round(float((pred == truth).mean()), 4),
+        "lesion_dice": round(float(sum(all_d) / max(1, n_d)), 4),
+        "per_finding": per,
+    }
+
+
+def evaluate(model, size: int, count: int = 2000, seed0: int = HELDOUT_SEED0, workers: int = 1) -> dict:
+    return score(model, render_set(model.modality, size, seed0, count, workers, progress=False)) | {
+        "size": size, "heldout_seeds": [seed0, seed0 + count]}
+
+
+# ---- files ------------------------------------------------------------------------------------------------
+
+def save(model, size: int, path: str, figures: dict | None = None) -> None:
+    """safetensors weights plus a JSON sidecar (what the reader reads, how it was trained, its figures)."""
+    from safetensors.torch import save_file
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(p))
+    meta = {"modality": model.modality, "size": size, "width": model.width, "labels": model.labels,
+            "findings": model.keys, "train": getattr(model, "train_info", {})}
+    old = p.with_suffix(".json")
+    if figures is None and old.exists():
+        figures = json.loads(old.read_text()).get("heldout")
+    if figures is not None:
+        meta["heldout"] = figures
+    p.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
 def load(path: str):
-    import torch
+    """(reader, image size). Raises FileNotFoundError for a missing file."""
+    from safetensors.torch import load_file
 
-    ck = torch.load(path, map_location="cpu", weights_only=True)
-    model = build(ck["modality"])
-    model.load_state_dict(ck["state"])
+    p = Path(path)
+    meta = json.loads(p.with_suffix(".json").read_text())
+    model = build(meta["modality"], meta["width"])
+    if model.labels != meta["labels"]:
+        raise ValueError(f"{p.name}: its labels do not match this vocabulary; retrain the reader")
+    model.load_state_dict(load_file(str(p)))
+    model.train_info = meta.get("train", {})
     model.eval()
-    return model, ck["size"]
+    return model, meta["size"]
+
+
+def default_path(modality: str, size: int = 64) -> Path:
+    return Path(__file__).resolve().parent.parent / "weights" / f"reader-{modality}-{size}.safetensors"

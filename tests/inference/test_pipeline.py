@@ -151,6 +151,10 @@ def _png_b64(array) -> str:
         ({"steps": 2.5}, "steps must be an integer"),
         ({"sampler": "euler"}, "unknown sampler 'euler'"),
         ({"seed": -1}, "seed"),
+        ({"conditions": Conditions(findings=(Finding("nodule", "left", location=5),))}, "location must be text"),
+        ({"conditions": Conditions(findings=(Finding("nodule", "left", size_mm="big"),))}, "size_mm .* must be a number"),
+        ({"conditions": Conditions(slice_index=-2)}, "slice_index must be a whole number"),
+        ({"conditions": Conditions(prompt=None)}, "prompt must be text"),
     ],
 )
 def test_bad_requests_are_rejected_clearly(generator, request_kw, message):

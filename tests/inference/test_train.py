@@ -140,3 +140,49 @@ def test_summary_splits_invocations_at_a_resume(tmp_path):
         "invocation 2: steps 25-75 in 2.0 min",
         "mean logged loss, steps 25-50: 0.3750; steps 50-75: 0.2500",
     ]
+
+
+def test_lesion_masks_follow_the_findings_whatever_is_fed():
+    ds = PhantomBatches(synthetic_source, modality="cxr", size=16, batch_size=16, seed=0, start_batch=0,
+                        mask_prob=0.0, report_prob=1.0)
+    batch = ds.make_batch(0)
+    has_finding = batch["cond"]["finding_ids"][:, 0] > 0
+    lesions = batch["lesions"].flatten(1).sum(1)
+    assert batch["lesions"].shape == (16, 1, 16, 16)
+    assert (lesions[has_finding] > 0).all() and (lesions[~has_finding] == 0).all()
+
+
+def test_finding_loss_weight_changes_training(tmp_path):
+    text = FakeTextEncoder()
+    plain = train(_cfg(tmp_path, "plain", max_steps=2), data_source=synthetic_source, text_encoder=text,
+                  progress=False)
+    weighted = train(_cfg(tmp_path, "weighted", max_steps=2, finding_loss_weight=5.0),
+                     data_source=synthetic_source, text_encoder=text, progress=False)
+    a, b = _weights(plain), _weights(weighted)
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_warm_start_from_exported_weights(tmp_path):
+    text = FakeTextEncoder()
+    first = train(_cfg(tmp_path, "first", max_steps=2), data_source=synthetic_source, text_encoder=text,
+                  progress=False)
+    exported = export(first, name="first", out_dir=tmp_path / "weights")
+    warm = _cfg(tmp_path, "warm", max_steps=0, init_from=str(exported))
+    ckpt = train(warm, data_source=synthetic_source, text_encoder=text, progress=False)
+    a, b = _weights(exported), _weights(ckpt)
+    assert all(torch.allclose(a[k], b[k]) for k in a)  # step 0 of the warm run is the exported EMA
+    other = _cfg(tmp_path, "bad", model={**TINY_MODEL, "depth": 1}, init_from=str(exported))
+    with pytest.raises(SystemExit, match="model config differs"):
+        train(other, data_source=synthetic_source, text_encoder=text, progress=False)
+
+
+@pytest.mark.parametrize("name", ["cxr-64-cpu.json", "cxr-64-cpu-shared.json", "cxr-64-cpu-continue.json",
+                                  "cxr-256-gpu.json"])
+def test_every_shipped_config_parses(name):
+    from pathlib import Path
+
+    from inference.models import DiT, count_parameters
+
+    cfg = TrainConfig.load(Path(train_module.__file__).parent / "configs" / name)
+    # every recipe must export under the 16 MiB weights limit (float16: 2 bytes per parameter)
+    assert 2 * count_parameters(DiT(cfg.model_config())) < train_module.MAX_EXPORT_BYTES

@@ -1,0 +1,307 @@
+"""Judge generator weights with the independent reader (thin CLI over `evaluate`).
+
+    python -m inference.evaluate --modality cxr --samples 256 --json
+    python -m inference.evaluate --guidance 1 1.5 2 3 --samples 128        # choose the guidance scale
+
+Held-out conditions are drawn the way training draws them (`random_conditions`) from seeds neither the generator
+nor the reader trained on, and each is generated twice through the app's own pipeline: once with the phantom's
+finding masks drawn in ("with masks") and once without ("the model places it"). The reader then scores:
+
+- agreement: each conditioned finding is found, on the conditioned side(s);
+- Dice: the reader's mask of a finding against the conditioned mask (with-masks arm only; masks under
+  reader.MIN_DICE_PIXELS pixels are left out, as in the reader's own figures);
+- false findings: images in which the reader reports a finding or side that was not asked for;
+- ceiling: the same scores on the phantom renders of the same conditions (what a perfect generator would get);
+- diversity: mean pixel RMS distance between seeds of one condition, beside the same for phantom patients;
+- memorisation: samples nearer to a training image than the 1st percentile of training-to-training
+  nearest-neighbour distances.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .conditions import ConditionError, Conditions, mask_to_png_b64
+
+EVAL_SEED0 = 30_000_000  # conditions and patients for evaluation; training uses 0.. and readers 10M / 20M
+
+
+def _with_masks(conditions: Conditions, masks: dict) -> Conditions:
+    from PIL import Image
+
+    from .conditions import MASK_SIZE
+
+    findings = []
+    for f in conditions.findings:
+        m = masks.get(f"{f.key}:{f.laterality}")
+        if m is not None and m.any():
+            big = np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((MASK_SIZE, MASK_SIZE), Image.NEAREST))
+            f = dataclasses.replace(f, mask_png_b64=mask_to_png_b64(big > 0))
+        findings.append(f)
+    return dataclasses.replace(conditions, findings=tuple(findings))
+
+
+def _scores(model, images: np.ndarray, conditions: list[Conditions], target_masks: np.ndarray | None) -> dict:
+    """Agreement, false findings and Dice of reader outputs on `images` (n, c, s, s) for `conditions`."""
+    from .phantoms import reader
+
+    probs, pred_masks = reader.predict(model, images)
+    names, keys = reader.label_names(model.modality), reader.finding_keys(model.modality)
+    per = {k: {"n": 0, "agree": 0, "dice": []} for k in keys}
+    false_images, false_by_label = 0, {}
+    for i, c in enumerate(conditions):
+        want = reader.labels_for(c, model.modality) > 0.5
+        got = probs[i] > 0.5
+        false_images += bool((got & ~want).any())
+        for j in np.nonzero(got & ~want)[0]:
+            false_by_label[names[j]] = false_by_label.get(names[j], 0) + 1
+        for f in c.findings:
+            cols = [j for j, n in enumerate(names) if n.split(":")[0] == f.key]
+            per[f.key]["n"] += 1
+            per[f.key]["agree"] += bool((got[cols] == want[cols]).all())
+            if target_masks is not None:
+                ki = keys.index(f.key)
+                t = target_masks[i, ki] > 0
+                if t.sum() >= reader.MIN_DICE_PIXELS:
+                    per[f.key]["dice"].append(reader.dice(pred_masks[i, ki], t))
+    n = sum(v["n"] for v in per.values())
+    dices = [d for v in per.values() for d in v["dice"]]
+    return {
+        "agreement": round(sum(v["agree"] for v in per.values()) / max(1, n), 4),
+        "dice": round(float(np.mean(dices)), 4) if dices else None,
+        "false_findings": round(false_images / max(1, len(conditions)), 4),
+        "findings_scored": n,
+        "false_by_label": dict(sorted(false_by_label.items(), key=lambda kv: -kv[1])),
+        "per_finding": {k: {"n": v["n"], "agreement": round(v["agree"] / v["n"], 4) if v["n"] else None,
+                            "dice": round(float(np.mean(v["dice"])), 4) if v["dice"] else None}
+                        for k, v in per.items() if v["n"]},
+    }
+
+
+def _rms_spread(images: np.ndarray) -> float:
+    """Mean pairwise RMS pixel distance within a group of images (n, ...)."""
+    flat = images.reshape(len(images), -1).astype(np.float64)
+    d = [np.sqrt(np.mean((flat[a] - flat[b]) ** 2)) for a in range(len(flat)) for b in range(a + 1, len(flat))]
+    return float(np.mean(d))
+
+
+def _nearest(a: np.ndarray, b: np.ndarray, exclude_self: bool = False) -> np.ndarray:
+    """For each row of a, the L2 distance to its nearest row of b."""
+    a = a.reshape(len(a), -1).astype(np.float32)
+    b = b.reshape(len(b), -1).astype(np.float32)
+    bb = (b * b).sum(1)
+    out = np.empty(len(a), np.float32)
+    for i in range(0, len(a), 512):
+        blk = a[i:i + 512]
+        d2 = (blk * blk).sum(1)[:, None] + bb[None, :] - 2 * blk @ b.T
+        if exclude_self:
+            d2[np.arange(len(blk)), np.arange(i, i + len(blk))] = np.inf
+        out[i:i + 512] = np.sqrt(np.maximum(d2.min(1), 0))
+    return out
+
+
+def memorisation(generated: np.ndarray, training: np.ndarray) -> dict:
+    """How many generated images sit nearer to a training image than the 1st percentile of the training
+    images' own nearest-neighbour distances (L2 over pixels in [0, 1])."""
+    threshold = float(np.percentile(_nearest(training, training, exclude_self=True), 1))
+    nearest = _nearest(generated, training)
+    return {"reference_images": int(len(training)), "threshold_l2": round(threshold, 3),
+            "nearest_l2_min": round(float(nearest.min()), 3), "nearest_l2_median": round(float(np.median(nearest)), 3),
+            "memorised": int((nearest < threshold).sum()), "checked": int(len(nearest))}
+
+
+_TRAINING_IMAGES: dict[tuple, np.ndarray] = {}  # a guidance sweep renders the references once
+
+
+def training_images(generator, count: int, workers: int) -> np.ndarray:
+    """The first `count` images the generator's recipe trained on (its data stream is seeded and replayable)."""
+    key = (generator.model_version, count)
+    if key not in _TRAINING_IMAGES:
+        _TRAINING_IMAGES[key] = _render_training_images(generator, count, workers)
+    return _TRAINING_IMAGES[key]
+
+
+def _render_training_images(generator, count: int, workers: int) -> np.ndarray:
+    from .phantoms import reader
+    from .train import PhantomBatches
+
+    recipe_seed = int(generator.meta.get("train_args", {}).get("seed", 0))
+    batch = int(generator.meta.get("train_args", {}).get("batch_size", 16))
+    seeds = [PhantomBatches.sample_seed(recipe_seed, b, i, batch) for b in range(count // batch) for i in range(batch)]
+    # training seeds are consecutive for recipe seed 0; render them as ranges
+    if seeds != list(range(seeds[0], seeds[0] + len(seeds))):
+        raise ValueError("training seeds are not a consecutive range; cannot replay them")
+    return reader.render_set(generator.config.modalities[0], generator.config.image_size, seeds[0], len(seeds),
+                             workers, progress=False).x
+
+
+def evaluate(*, weights: str | None = None, reader_path: str | None = None, modality: str = "cxr",
+             samples: int = 256, guidance: float = 1.5, steps: int = 20, sampler: str = "dpmpp2m",
+             diversity_groups: int = 16, diversity_seeds: int = 4, memorisation_refs: int = 2048,
+             workers: int = 2, progress: bool = True) -> dict:
+    from tqdm import tqdm
+
+    from .phantoms import random_conditions, reader, render
+    from .pipeline import GenerationRequest, get_generator
+
+    generator = get_generator(weights)
+    if modality not in generator.config.modalities:
+        raise ConditionError(f"weights {generator.model_version} do not generate {modality!r}")
+    size = generator.config.image_size
+    rpath = Path(reader_path) if reader_path else reader.default_path(modality, size)
+    if not rpath.exists():
+        raise ConditionError(f"no reader for {modality} at {size} px ({rpath}); train one with "
+                             f"`python -m inference.phantoms reader train --size {size} --out {rpath}`")
+    model, rsize = reader.load(str(rpath))
+    if rsize != size:
+        raise ConditionError(f"reader {rpath.name} reads {rsize} px images; the generator makes {size} px")
+    t0 = time.time()
+
+    # held-out conditions, their phantom renders (truth masks, reader ceiling) and both generated arms
+    conds, truth_x, truth_m = [], [], []
+    for i in range(samples):
+        seed = EVAL_SEED0 + i
+        c = random_conditions(np.random.default_rng(seed), modality)
+        s = render(c, seed=seed, size=size)
+        conds.append((c, s))
+        img = s.image if s.image.ndim == 3 else s.image[..., None]
+        truth_x.append(np.moveaxis(img, -1, 0))
+        truth_m.append(reader.masks_for(s.masks, s.conditions, modality, size))
+    truth_x, truth_m = np.stack(truth_x).astype(np.float32), np.stack(truth_m)
+
+    def gen(c: Conditions, seed: int) -> np.ndarray:
+        r = generator.generate(GenerationRequest(conditions=c, seed=seed, steps=steps, sampler=sampler,
+                                                 guidance=guidance))
+        unit = r.display.astype(np.float32) / 255.0 if modality == "lap" else None
+        if unit is None:  # native pixels keep the 12-bit / HU precision the reader was trained on
+            unit = (r.pixels.astype(np.float32) / 4095.0 if modality == "cxr"
+                    else (np.clip(r.pixels.astype(np.float32), -1024, 1024) + 1024.0) / 2048.0)
+        return np.moveaxis(unit if unit.ndim == 3 else unit[..., None], -1, 0)
+
+    plain = [c for c, _s in conds]
+    masked = [_with_masks(c, s.masks) for c, s in conds]
+    bar = tqdm(total=2 * samples + diversity_groups * diversity_seeds, desc="generate", disable=not progress)
+    arms = {}
+    for arm, cs in (("with_masks", masked), ("without_masks", plain)):
+        xs = []
+        for i, c in enumerate(cs):
+            xs.append(gen(c, EVAL_SEED0 + i))
+            bar.update(1)
+        arms[arm] = np.stack(xs)
+    # diversity: one condition (no masks), several seeds; against several phantom patients of that condition
+    spreads, truth_spreads = [], []
+    for g in range(min(diversity_groups, samples)):
+        c = plain[g]
+        xs = []
+        for k in range(diversity_seeds):
+            xs.append(gen(c, EVAL_SEED0 + 1_000_000 + g * 100 + k))
+            bar.update(1)
+        spreads.append(_rms_spread(np.stack(xs)))
+        renders = [render(c, seed=EVAL_SEED0 + 2_000_000 + g * 100 + k, size=size).image for k in range(diversity_seeds)]
+        truth_spreads.append(_rms_spread(np.stack(renders)))
+    bar.close()
+
+    # memorisation against the replayed start of the training stream
+    refs = training_images(generator, memorisation_refs, workers)
+    gen_all = np.concatenate([arms["with_masks"], arms["without_masks"]])
+
+    result = {
+        "model_version": generator.model_version,
+        "reader": rpath.name,
+        "modality": modality,
+        "image_size": size,
+        "samples": samples,
+        "sampler": sampler,
+        "steps": steps,
+        "guidance": guidance,
+        "eval_seeds": [EVAL_SEED0, EVAL_SEED0 + samples],
+        "with_masks": _scores(model, arms["with_masks"], plain, truth_m),
+        "without_masks": _scores(model, arms["without_masks"], plain, None),
+        "reader_ceiling": _scores(model, truth_x, plain, truth_m),
+        "diversity": {"generated_rms": round(float(np.mean(spreads)), 4),
+                      "phantom_rms": round(float(np.mean(truth_spreads)), 4),
+                      "ratio": round(float(np.mean(spreads) / np.mean(truth_spreads)), 3),
+                      "groups": len(spreads), "seeds_per_group": diversity_seeds},
+        "memorisation": memorisation(gen_all, refs),
+        "seconds": round(time.time() - t0, 1),
+    }
+    return result
+
+
+def _summary(r: dict) -> str:
+    lines = [f"{r['model_version']}  {r['sampler']} {r['steps']} steps  guidance {r['guidance']}  "
+             f"{r['samples']} held-out conditions  ({r['seconds']} s)"]
+    lines.append(f"{'':22s}{'agreement':>10s}{'dice':>8s}{'false':>8s}")
+    for arm in ("with_masks", "without_masks", "reader_ceiling"):
+        a = r[arm]
+        dice = f"{a['dice']:.3f}" if a["dice"] is not None else "-"
+        lines.append(f"{arm:22s}{a['agreement']:10.3f}{dice:>8s}{a['false_findings']:8.3f}")
+    for arm in ("with_masks", "without_masks"):
+        top = ", ".join(f"{k} {v}" for k, v in list(r[arm]["false_by_label"].items())[:5])
+        lines.append(f"false findings {arm}: {top or 'none'}")
+    lines.append("per finding (with masks / without masks / ceiling agreement; with-masks dice):")
+    for k, v in r["with_masks"]["per_finding"].items():
+        wo = r["without_masks"]["per_finding"].get(k, {}).get("agreement")
+        ce = r["reader_ceiling"]["per_finding"].get(k, {}).get("agreement")
+        dice = f"{v['dice']:.3f}" if v["dice"] is not None else "-"
+        lines.append(f"  {k:22s} n={v['n']:3d}  {v['agreement']:.3f} / {wo:.3f} / {ce:.3f}   dice {dice}")
+    d, m = r["diversity"], r["memorisation"]
+    lines.append(f"diversity: RMS between seeds {d['generated_rms']:.4f} vs phantom patients {d['phantom_rms']:.4f} "
+                 f"(ratio {d['ratio']:.3f}, {d['groups']} conditions x {d['seeds_per_group']} seeds)")
+    lines.append(f"memorisation: {m['memorised']} of {m['checked']} samples nearer to a training image than "
+                 f"{m['threshold_l2']:.3f} (1st percentile of {m['reference_images']} training images' nearest "
+                 f"neighbours); nearest sample {m['nearest_l2_min']:.3f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m inference.evaluate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--modality", default="cxr")
+    p.add_argument("--weights", help="generator weights (default: the shipped ones)")
+    p.add_argument("--reader", help="reader weights (default: the shipped reader for the modality and size)")
+    p.add_argument("--samples", type=int, default=256)
+    p.add_argument("--guidance", type=float, nargs="+", default=[1.5])
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--sampler", default="dpmpp2m")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--workers", type=int, default=2, help="processes rendering the memorisation references")
+    p.add_argument("--references", type=int, default=2048, help="training images for the memorisation check")
+    p.add_argument("--json", action="store_true", help="print the full figures as JSON")
+    p.add_argument("--out", help="also write the JSON here")
+    args = p.parse_args(argv)
+    if args.samples < 1:
+        print(f"error: --samples {args.samples} must be at least 1", file=sys.stderr)
+        return 2
+    import torch
+
+    torch.set_num_threads(args.threads)
+    results = []
+    try:
+        for g in args.guidance:
+            r = evaluate(weights=args.weights, reader_path=args.reader, modality=args.modality, samples=args.samples,
+                         guidance=g, steps=args.steps, sampler=args.sampler, workers=args.workers,
+                         memorisation_refs=args.references, progress=not args.json)
+            results.append(r)
+            if not args.json:
+                print(_summary(r), flush=True)
+    except ConditionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    data = results[0] if len(results) == 1 else results
+    if args.json:
+        print(json.dumps(data, indent=2))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(data, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
