@@ -26,11 +26,12 @@ import torch
 
 from .conditions import Conditions, Finding
 from .pipeline import GenerationRequest, Generator
+from .weights_info import DEFAULT_GUIDANCE
 
 SECTIONS = ("latency", "diffusers", "concurrent", "peak", "resolution")
 
 
-def _request(guidance: float = 1.5, steps: int = 20, seed: int = 7) -> GenerationRequest:
+def _request(guidance: float = DEFAULT_GUIDANCE, steps: int = 20, seed: int = 7) -> GenerationRequest:
     conditions = Conditions(modality="cxr", view="PA", prompt="left upper lobe nodule",
                             findings=(Finding("nodule", "left", location="LUL"),))
     return GenerationRequest(conditions=conditions, seed=seed, steps=steps, sampler="dpmpp2m", guidance=guidance)
@@ -51,7 +52,7 @@ def latency(generator: Generator, runs: int) -> dict:
     first, final = zip(*(_timed(generator, request) for _ in range(runs)))
     out = {"first_preview_ms": 1000 * statistics.median(first), "final_s": statistics.median(final),
            "final_min_s": min(final)}
-    print(f"latency  {generator.dtype}, 20 dpmpp2m steps, guidance 1.5, {runs} runs: first preview "
+    print(f"latency  {generator.dtype}, 20 dpmpp2m steps, guidance {DEFAULT_GUIDANCE:g}, {runs} runs: first preview "
           f"{out['first_preview_ms']:.0f} ms (median), final {out['final_s']:.3f} s (median, min {out['final_min_s']:.3f})")
     return out
 
@@ -99,7 +100,7 @@ def versus_diffusers(generator: Generator, fp32: Generator, runs: int) -> dict:
             ts.append(time.perf_counter() - t0)
         times[name] = statistics.median(ts)
     base = times["diffusers loop (fp32)"]
-    print(f"diffusers  same weights, request and noise, 20 steps, guidance 1.5, median of {runs}: "
+    print(f"diffusers  same weights, request and noise, 20 steps, guidance {DEFAULT_GUIDANCE:g}, median of {runs}: "
           f"max |ours fp32 - diffusers| = {same} of 4095 grey levels")
     for name, t in times.items():
         print(f"  {name:28s} {t:.3f} s per image   speed-up vs diffusers loop {base / t:.2f}x")
@@ -127,7 +128,30 @@ def concurrent(generator: Generator, n: int = 8) -> dict:
     wall = max(done) - t0
     print(f"concurrent  {n} requests at once to one generator: {n / wall:.2f} images/s "
           f"(all done in {wall:.2f} s; the generator runs them one after another)")
-    return {"images_per_s": n / wall, "wall_s": wall}
+    one, many = _step_ms(generator, 1), _step_ms(generator, n)
+    print(f"concurrent  what batching would give (not used, see DECISIONS.md): one guided step for 1 image "
+          f"{one:.1f} ms, for {n} images in one batch {many:.1f} ms ({n * one / many:.2f}x the images per second)")
+    return {"images_per_s": n / wall, "wall_s": wall, "batched_speedup": n * one / many}
+
+
+def _step_ms(generator: Generator, images: int) -> float:
+    """Median time of one guided forward (cond and uncond rows) for `images` images in one batch."""
+    cfg = generator.config
+    cond = _encoded(generator, cfg.image_size)
+    cond = {k: torch.cat([v] * (2 * images)) for k, v in cond.items()}
+    drop = torch.tensor([False] * images + [True] * images)
+    x = torch.randn(2 * images, cfg.in_channels, cfg.image_size, cfg.image_size)
+    t = torch.full((2 * images,), 500)
+    with torch.inference_mode(), generator._autocast():
+        prepared = generator.model.prepare(cond, drop)
+        for _ in range(3):
+            generator.model.forward_prepared(x, t, prepared)
+        ts = []
+        for _ in range(10):
+            t0 = time.perf_counter()
+            generator.model.forward_prepared(x, t, prepared)
+            ts.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(ts)
 
 
 def matmul_peak(threads: int) -> float:

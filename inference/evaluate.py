@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .conditions import ConditionError, Conditions, mask_to_png_b64
+from .weights_info import DEFAULT_GUIDANCE
 
 EVAL_SEED0 = 30_000_000  # conditions and patients for evaluation; training uses 0.. and readers 10M / 20M
 
@@ -143,7 +144,7 @@ def _render_training_images(generator, count: int, workers: int) -> np.ndarray:
 
 
 def evaluate(*, weights: str | None = None, reader_path: str | None = None, modality: str = "cxr",
-             samples: int = 256, guidance: float = 1.5, steps: int = 20, sampler: str = "dpmpp2m",
+             samples: int = 256, guidance: float = DEFAULT_GUIDANCE, steps: int = 20, sampler: str = "dpmpp2m",
              diversity_groups: int = 16, diversity_seeds: int = 4, memorisation_refs: int = 2048,
              workers: int = 2, progress: bool = True) -> dict:
     from tqdm import tqdm
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", help="generator weights (default: the shipped ones)")
     p.add_argument("--reader", help="reader weights (default: the shipped reader for the modality and size)")
     p.add_argument("--samples", type=int, default=256)
-    p.add_argument("--guidance", type=float, nargs="+", default=[1.5])
+    p.add_argument("--guidance", type=float, nargs="+", default=[DEFAULT_GUIDANCE])
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--sampler", default="dpmpp2m")
     p.add_argument("--threads", type=int, default=2)

@@ -18,7 +18,7 @@ import torch
 from .conditions import ConditionError, Conditions
 from .sampler import SAMPLERS, guide, make_sampler
 
-from .weights_info import DEFAULT_WEIGHTS  # one table of shipped weights
+from .weights_info import DEFAULT_GUIDANCE, DEFAULT_WEIGHTS  # one table of shipped weights
 MAX_STEPS = 100
 MAX_GUIDANCE = 10.0
 MAX_SEED = 2**63 - 1
@@ -38,7 +38,7 @@ class GenerationRequest:
     seed: int
     steps: int = 20
     sampler: str = "dpmpp2m"  # or "ddim"
-    guidance: float = 1.5
+    guidance: float = DEFAULT_GUIDANCE
 
     def validate(self) -> GenerationRequest:
         if not isinstance(self.conditions, Conditions):
@@ -284,7 +284,7 @@ def generate(
     seed: int,
     steps: int = 20,
     sampler: str = "dpmpp2m",
-    guidance: float = 1.5,
+    guidance: float = DEFAULT_GUIDANCE,
     on_step: Callable[[StepPreview], bool | None] | None = None,
 ) -> GenerationResult:
     """Convenience: `get_generator().generate(GenerationRequest(...), on_step)`."""

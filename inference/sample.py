@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .conditions import ConditionError, Conditions, Finding
 from .sampler import SAMPLERS
+from .weights_info import DEFAULT_GUIDANCE
 
 
 def parse_finding(text: str) -> Finding:
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--sampler", default="dpmpp2m", choices=list(SAMPLERS))
-    parser.add_argument("--guidance", type=float, default=1.5)
+    parser.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16"])
     parser.add_argument("--out", default="sample.png")

@@ -8,6 +8,9 @@ from pathlib import Path
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_WEIGHTS = {"cxr": WEIGHTS_DIR / "cxr-dit-s-64.safetensors"}
+# Classifier-free guidance for the shipped weights, chosen by `python -m inference.evaluate --guidance 1 1.5 2 3`
+# (docs/MODEL_CARD.md): best agreement per false finding before diversity drops.
+DEFAULT_GUIDANCE = 2.0
 
 
 def weights_modalities(weights: str | Path | None = None) -> frozenset[str]:

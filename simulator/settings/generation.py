@@ -1,5 +1,7 @@
 """The generator: where jobs run and how many threads it may take."""
 
+from inference.weights_info import DEFAULT_GUIDANCE
+
 from .env import env_int, env_str
 
 # inprocess: a one-thread worker inside the web process (embedded default).
@@ -13,4 +15,4 @@ GENERATION_THREADS = env_int("RADSIM_GENERATION_THREADS", 1)
 GENERATION_WEIGHTS = env_str("RADSIM_WEIGHTS", "")  # empty = the shipped default weights
 GENERATION_STEPS = env_int("RADSIM_GENERATION_STEPS", 20)
 GENERATION_SAMPLER = env_str("RADSIM_GENERATION_SAMPLER", "dpmpp2m")
-GENERATION_GUIDANCE = float(env_str("RADSIM_GENERATION_GUIDANCE", "1.5"))
+GENERATION_GUIDANCE = float(env_str("RADSIM_GENERATION_GUIDANCE", str(DEFAULT_GUIDANCE)))

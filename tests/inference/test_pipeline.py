@@ -15,6 +15,7 @@ from PIL import Image
 
 from inference.conditions import ConditionError, Conditions, Finding, mask_to_png_b64
 from inference.pipeline import (
+    DEFAULT_GUIDANCE,
     DEFAULT_WEIGHTS,
     GenerationCancelled,
     GenerationRequest,
@@ -92,7 +93,7 @@ def test_native_pixels_and_provenance(generator, tiny_weights):
     sha = hashlib.sha256(Path(tiny_weights).read_bytes()).hexdigest()
     assert prov["weights_sha256"] == sha and result.model_version == f"tiny-test@{sha[:12]}"
     assert (
-        prov["seed"] == 7 and prov["steps"] == 4 and prov["sampler"] == "dpmpp2m" and prov["guidance"] == 1.5
+        prov["seed"] == 7 and prov["steps"] == 4 and prov["sampler"] == "dpmpp2m" and prov["guidance"] == DEFAULT_GUIDANCE
     )
     assert Conditions.from_json(prov["conditions"]) == _request().conditions
     assert {"torch", "dtype", "device"} <= set(prov)

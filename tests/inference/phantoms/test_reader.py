@@ -65,7 +65,7 @@ def test_render_set_is_seed_ordered_and_matches_sample():
     for i, seed in enumerate(range(40, 43)):
         s = sample(seed, "cxr", 64)
         assert np.array_equal(data.x[i, 0], s.image)
-        assert np.array_equal(data.y[i], reader.labels_for(s.conditions, "cxr"))
+        assert np.array_equal(data.y[i], reader.labels_for(s.conditions, "cxr", s.masks, reader.VISIBLE_PIXELS["cxr"]))
 
 
 def test_save_load_round_trip(tmp_path):
@@ -125,11 +125,16 @@ def test_shipped_reader_reads_held_out_phantoms():
     assert figures["lesion_dice"] >= card["lesion_dice"] - 0.1
 
 
-def test_a_finding_out_of_the_slice_is_not_labelled():
+def test_only_visible_findings_are_labelled():
     c = Conditions(modality="ct", view="axial", findings=(Finding("nodule", "left"),))
     empty = {"nodule:left": np.zeros((64, 64), bool)}
     drawn = {"nodule:left": np.ones((64, 64), bool)}
     names = reader.label_names("ct")
-    assert reader.labels_for(c, "ct", empty).sum() == 0
+    assert reader.labels_for(c, "ct", empty).sum() == 0  # another slice
     assert reader.labels_for(c, "ct", drawn)[names.index("nodule:left")] == 1
-    assert reader.labels_for(c, "ct")[names.index("nodule:left")] == 1  # radiographs: conditions alone
+    assert reader.labels_for(c, "ct")[names.index("nodule:left")] == 1  # what was asked for
+    tiny = {"nodule:left": np.zeros((64, 64), bool)}
+    tiny["nodule:left"][10, 10:13] = True
+    cxr = Conditions(findings=(Finding("nodule", "left"),))
+    assert reader.labels_for(cxr, "cxr", tiny, min_pixels=reader.VISIBLE_PIXELS["cxr"]).sum() == 0
+    assert reader.labels_for(cxr, "cxr", tiny, min_pixels=1).sum() == 1
