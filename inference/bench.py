@@ -134,24 +134,30 @@ def concurrent(generator: Generator, n: int = 8) -> dict:
     return {"images_per_s": n / wall, "wall_s": wall, "batched_speedup": n * one / many}
 
 
-def _step_ms(generator: Generator, images: int) -> float:
-    """Median time of one guided forward (cond and uncond rows) for `images` images in one batch."""
-    cfg = generator.config
-    cond = _encoded(generator, cfg.image_size)
-    cond = {k: torch.cat([v] * (2 * images)) for k, v in cond.items()}
+def _guided_step(generator: Generator, model, size: int, images: int = 1, runs: int = 10) -> tuple[float, float]:
+    """(median ms, FLOPs) of one guided forward (cond and uncond rows) of `model` for `images` images."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    cond = {k: torch.cat([v] * (2 * images)) for k, v in _encoded(generator, size).items()}
     drop = torch.tensor([False] * images + [True] * images)
-    x = torch.randn(2 * images, cfg.in_channels, cfg.image_size, cfg.image_size)
+    x = torch.randn(2 * images, model.config.in_channels, size, size)
     t = torch.full((2 * images,), 500)
     with torch.inference_mode(), generator._autocast():
-        prepared = generator.model.prepare(cond, drop)
+        prepared = model.prepare(cond, drop)
+        with FlopCounterMode(display=False) as counter:
+            model.forward_prepared(x, t, prepared)
         for _ in range(3):
-            generator.model.forward_prepared(x, t, prepared)
+            model.forward_prepared(x, t, prepared)
         ts = []
-        for _ in range(10):
+        for _ in range(runs):
             t0 = time.perf_counter()
-            generator.model.forward_prepared(x, t, prepared)
+            model.forward_prepared(x, t, prepared)
             ts.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(ts)
+    return 1000 * statistics.median(ts), float(counter.get_total_flops())
+
+
+def _step_ms(generator: Generator, images: int) -> float:
+    return _guided_step(generator, generator.model, generator.config.image_size, images)[0]
 
 
 def matmul_peak(threads: int) -> float:
@@ -170,29 +176,8 @@ def matmul_peak(threads: int) -> float:
 
 
 def peak(generator: Generator, threads: int) -> dict:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from .encoding import encode_conditions
-
-    cfg = generator.config
-    cond = encode_conditions([_request().conditions], image_size=cfg.image_size, text_encoder=generator.text_encoder,
-                             text_tokens=cfg.text_mode == "cross")
-    cond = {k: torch.cat([v, v]) for k, v in cond.items()}
-    x = torch.randn(2, cfg.in_channels, cfg.image_size, cfg.image_size)
-    t = torch.full((2,), 500)
-    with torch.inference_mode(), generator._autocast():
-        prepared = generator.model.prepare(cond, torch.tensor([False, True]))
-        with FlopCounterMode(display=False) as counter:
-            generator.model.forward_prepared(x, t, prepared)
-        flops = counter.get_total_flops()
-        for _ in range(5):
-            generator.model.forward_prepared(x, t, prepared)
-        ts = []
-        for _ in range(20):
-            t0 = time.perf_counter()
-            generator.model.forward_prepared(x, t, prepared)
-            ts.append(time.perf_counter() - t0)
-    step = statistics.median(ts)
+    ms, flops = _guided_step(generator, generator.model, generator.config.image_size, runs=20)
+    step = ms / 1000
     top = matmul_peak(threads)
     achieved = flops / step / 1e9
     print(f"peak  bf16 matmul peak {top:.0f} GFLOP/s at {threads} thread(s); one guided step (batch 2) is "
@@ -209,20 +194,7 @@ def resolution(generator: Generator) -> dict:
     for label, size, patch in (("shipped 64 px, patch 4", 64, 4), ("256 px, patch 16", 256, 16),
                                ("256 px, patch 8", 256, 8)):
         cfg = dataclasses.replace(base, image_size=size, patch_size=patch)
-        model = DiT(cfg).eval()
-        cond = {k: torch.cat([v, v]) for k, v in _encoded(generator, size).items()}
-        x = torch.randn(2, cfg.in_channels, size, size)
-        t = torch.full((2,), 500)
-        with torch.inference_mode(), generator._autocast():
-            prepared = model.prepare(cond, torch.tensor([False, True]))
-            for _ in range(3):
-                model.forward_prepared(x, t, prepared)
-            ts = []
-            for _ in range(10):
-                t0 = time.perf_counter()
-                model.forward_prepared(x, t, prepared)
-                ts.append(time.perf_counter() - t0)
-        ms = 1000 * statistics.median(ts)
+        ms = _guided_step(generator, DiT(cfg).eval(), size)[0]
         out[label] = ms
         print(f"resolution  {label:24s} {cfg.num_tokens:5d} tokens  {ms:7.1f} ms per guided step  "
               f"~{20 * ms / 1000:.2f} s for 20 steps")
