@@ -243,8 +243,7 @@ def test_view_hotkeys_zoom_rotate_flip_reset(page):
     assert round(page.evaluate("rvTest.viewer.viewport.getRotation()")) == 90
     page.evaluate("() => { document.getElementById('viewer').style.width = '420px'; }")
     page.wait_for_function("() => document.querySelector('[data-rv=viewport]').clientWidth < 430")
-    page.wait_for_timeout(300)
-    assert _text(page, "zoom") == "Zoom: 1.00x"
+    _wait_text(page, "zoom", "Zoom: 1.00x")
 
 
 def test_mouse_tools_window_zoom_pan(page):

@@ -246,6 +246,7 @@ export class Viewer {
     const fitted = this._lastView.fitted;
     const zoomRel = this._lastView.zoom;
     this.engine.resize(true, true);
+    this._engineSize = [this.vpEl.clientWidth, this.vpEl.clientHeight];
     if (this.imageIds.length) {
       // An untouched view stays fitted; a zoomed one keeps its zoom relative to fit.
       this._fit(false);
@@ -672,7 +673,13 @@ export class Viewer {
     const rec = getRecord(this.imageIds[idx]);
     const wl = this._windowLevel();
     const zoom = this._relZoom();
-    this._lastView = { fitted: this._isFitted(), zoom };
+    const size = [this.vpEl.clientWidth, this.vpEl.clientHeight];
+    if (!this._engineSize) this._engineSize = size;
+    // A render between the element's resize and _resize() still has the old camera at the new size: its
+    // zoom is not what the user set, so it must not become the view _resize() restores.
+    if (size[0] === this._engineSize[0] && size[1] === this._engineSize[1]) {
+      this._lastView = { fitted: this._isFitted(), zoom };
+    }
     this.ov.label.textContent = rec ? rec.label : '';
     this.ov.slice.textContent = n > 1 ? `Slice ${idx + 1}/${n}` : '';
     this.ov.wl.textContent = wl ? `W/L: ${wl.windowWidth}/${wl.windowCenter}` : '';
