@@ -55,6 +55,7 @@ def _scores(model, images: np.ndarray, conditions: list[Conditions], target_mask
 
     probs, pred_masks = reader.predict(model, images)
     names, keys = reader.label_names(model.modality), reader.finding_keys(model.modality)
+    columns = reader.label_columns(model.modality)
     per = {k: {"n": 0, "agree": 0, "dice": []} for k in keys}
     false_images, false_by_label = 0, {}
     for i, c in enumerate(conditions):
@@ -64,7 +65,7 @@ def _scores(model, images: np.ndarray, conditions: list[Conditions], target_mask
         for j in np.nonzero(got & ~want)[0]:
             false_by_label[names[j]] = false_by_label.get(names[j], 0) + 1
         for f in c.findings:
-            cols = [j for j, n in enumerate(names) if n.split(":")[0] == f.key]
+            cols = columns[f.key]
             per[f.key]["n"] += 1
             per[f.key]["agree"] += bool((got[cols] == want[cols]).all())
             if target_masks is not None:
@@ -149,7 +150,7 @@ def evaluate(*, weights: str | None = None, reader_path: str | None = None, moda
              workers: int = 2, progress: bool = True) -> dict:
     from tqdm import tqdm
 
-    from .phantoms import random_conditions, reader, render
+    from .phantoms import image_from_pixels, random_conditions, reader, render
     from .pipeline import GenerationRequest, get_generator
 
     generator = get_generator(weights)
@@ -172,19 +173,15 @@ def evaluate(*, weights: str | None = None, reader_path: str | None = None, moda
         c = random_conditions(np.random.default_rng(seed), modality)
         s = render(c, seed=seed, size=size)
         conds.append((c, s))
-        img = s.image if s.image.ndim == 3 else s.image[..., None]
-        truth_x.append(np.moveaxis(img, -1, 0))
+        truth_x.append(reader.as_input(s.image))
         truth_m.append(reader.masks_for(s.masks, s.conditions, modality, size))
     truth_x, truth_m = np.stack(truth_x).astype(np.float32), np.stack(truth_m)
 
     def gen(c: Conditions, seed: int) -> np.ndarray:
         r = generator.generate(GenerationRequest(conditions=c, seed=seed, steps=steps, sampler=sampler,
                                                  guidance=guidance))
-        unit = r.display.astype(np.float32) / 255.0 if modality == "lap" else None
-        if unit is None:  # native pixels keep the 12-bit / HU precision the reader was trained on
-            unit = (r.pixels.astype(np.float32) / 4095.0 if modality == "cxr"
-                    else (np.clip(r.pixels.astype(np.float32), -1024, 1024) + 1024.0) / 2048.0)
-        return np.moveaxis(unit if unit.ndim == 3 else unit[..., None], -1, 0)
+        # the native pixels, read as the phantoms' are: the reader sees 12-bit / HU precision
+        return reader.as_input(image_from_pixels(r.pixels, modality))
 
     plain = [c for c, _s in conds]
     masked = [_with_masks(c, s.masks) for c, s in conds]

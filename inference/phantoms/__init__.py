@@ -3,6 +3,6 @@
 Training data only ever comes from here (no downloaded images or weights). See docs/PHANTOMS.md.
 """
 
-from .api import Sample, random_conditions, render, sample
+from .api import Sample, image_from_pixels, random_conditions, render, sample
 
-__all__ = ["Sample", "render", "random_conditions", "sample"]
+__all__ = ["Sample", "image_from_pixels", "render", "random_conditions", "sample"]

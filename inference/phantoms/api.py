@@ -43,6 +43,16 @@ def resolved_conditions(conditions: Conditions, seed: int, keep_masks: bool) -> 
     return replace(conditions, findings=tuple(fs))
 
 
+def image_from_pixels(pixels: np.ndarray, modality: str) -> np.ndarray:
+    """Native pixels -> the model-ready float32 image in [0, 1] (12-bit CXR, CT HU -1024..1024, 8-bit RGB)."""
+    x = pixels.astype(np.float32)
+    if modality == "cxr":
+        return x / 4095.0
+    if modality == "ct":
+        return (np.clip(x, -1024, 1024) + 1024.0) / 2048.0
+    return x / 255.0
+
+
 def render(conditions: Conditions, *, seed: int, size: int = 256) -> Sample:
     """Render one image of the virtual patient `seed` under `conditions` (validated here)."""
     if not isinstance(conditions, Conditions):
@@ -57,17 +67,15 @@ def render(conditions: Conditions, *, seed: int, size: int = 256) -> Sample:
         from .cxr import render_cxr
 
         pixels, masks, extra = render_cxr(work, seed, size)
-        image = pixels.astype(np.float32) / 4095.0
     elif conditions.modality == "ct":
         from .ct import render_ct
 
         pixels, masks, extra = render_ct(work, seed, size)
-        image = ((np.clip(pixels.astype(np.float32), -1024, 1024) + 1024.0) / 2048.0).astype(np.float32)
     else:
         from .lap import render_lap
 
         pixels, masks, extra = render_lap(work, seed, size)
-        image = pixels.astype(np.float32) / 255.0
+    image = image_from_pixels(pixels, conditions.modality)
     out = resolved_conditions(conditions, seed, keep_masks=False)
     out = replace(out, **extra).validate()
     from .report import compose

@@ -52,6 +52,19 @@ def label_names(modality: str) -> list[str]:
     return out
 
 
+def label_columns(modality: str) -> dict[str, list[int]]:
+    """Finding key -> the indices of its labels (one, or left and right)."""
+    cols: dict[str, list[int]] = {}
+    for i, name in enumerate(label_names(modality)):
+        cols.setdefault(name.split(":")[0], []).append(i)
+    return cols
+
+
+def as_input(image: np.ndarray) -> np.ndarray:
+    """A model-ready image, (s, s) or (s, s, 3), as the reader's (channels, s, s) float32 input."""
+    return np.moveaxis(image if image.ndim == 3 else image[..., None], -1, 0).astype(np.float32)
+
+
 def labels_for(conditions: Conditions, modality: str, masks: dict | None = None, min_pixels: int = 1) -> np.ndarray:
     """The 0/1 label vector a perfect reader would print for these conditions.
 
@@ -150,8 +163,7 @@ def _render_range(args):
     xs, ys, ms, cs = [], [], [], []
     for seed in range(start, start + count):
         s = sample(seed, modality, size)
-        img = s.image if s.image.ndim == 3 else s.image[..., None]
-        xs.append(np.moveaxis(img, -1, 0).astype(np.float32))
+        xs.append(as_input(s.image))
         ys.append(labels_for(s.conditions, modality, s.masks, VISIBLE_PIXELS[modality]))
         ms.append(masks_for(s.masks, s.conditions, modality, size).astype(np.uint8))
         cs.append(s.conditions)
@@ -281,10 +293,10 @@ def score(model, data: Batch) -> dict:
     probs, pred_masks = predict(model, data.x)
     pred = probs > 0.5
     truth = data.y > 0.5
-    names, keys = label_names(model.modality), finding_keys(model.modality)
+    keys, columns = finding_keys(model.modality), label_columns(model.modality)
     per = {}
     for k in keys:
-        cols = [i for i, n in enumerate(names) if n.split(":")[0] == k]
+        cols = columns[k]
         present = truth[:, cols].any(1)
         correct_pos = (pred[:, cols] == truth[:, cols]).all(1) & present
         silent = ~pred[:, cols].any(1) & ~present

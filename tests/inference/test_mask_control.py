@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from inference.conditions import MASK_SIZE, Conditions, Finding, mask_to_png_b64
-from inference.phantoms import reader
+from inference.phantoms import image_from_pixels, reader
 from inference.weights_info import DEFAULT_WEIGHTS
 
 pytestmark = pytest.mark.skipif(
@@ -42,7 +42,7 @@ def generate():
 
     def run(conditions: Conditions, seed: int) -> np.ndarray:
         result = generator.generate(GenerationRequest(conditions=conditions, seed=seed))
-        return result.pixels.astype(np.float32) / 4095.0
+        return image_from_pixels(result.pixels, "cxr")
 
     return run
 
