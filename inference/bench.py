@@ -9,7 +9,8 @@ Sections (each prints its own lines):
   write it (call the model every step, guidance by batching cond and uncond), fp32 as diffusers runs by default;
   the outputs are compared (max abs difference) and the time is given as a ratio to ours;
 - concurrent: 8 requests submitted at once from 8 threads to one generator;
-- peak: the bf16 matmul peak of this CPU at these threads, and the fraction of it one sampling step reaches;
+- peak: the matmul peak of this CPU at these threads in the type the generator runs in (bf16 where the CPU has
+  it natively, else fp32: inference/precision.py), and the fraction of it one sampling step reaches;
 - resolution: per-step time of the 256 px routes (patch 16, patch 8) with untrained weights of the same width.
 """
 
@@ -160,10 +161,10 @@ def _step_ms(generator: Generator, images: int) -> float:
     return _guided_step(generator, generator.model, generator.config.image_size, images)[0]
 
 
-def matmul_peak(threads: int) -> float:
-    """bf16 GFLOP/s of a large square matmul at the current thread count (best of 5)."""
-    a = torch.randn(2048, 2048, dtype=torch.bfloat16)
-    b = torch.randn(2048, 2048, dtype=torch.bfloat16)
+def matmul_peak(threads: int, dtype: torch.dtype = torch.bfloat16) -> float:
+    """GFLOP/s of a large square matmul in `dtype` at the current thread count (best of 5)."""
+    a = torch.randn(2048, 2048, dtype=dtype)
+    b = torch.randn(2048, 2048, dtype=dtype)
     for _ in range(3):
         a @ b
     best = 0.0
@@ -178,11 +179,14 @@ def matmul_peak(threads: int) -> float:
 def peak(generator: Generator, threads: int) -> dict:
     ms, flops = _guided_step(generator, generator.model, generator.config.image_size, runs=20)
     step = ms / 1000
-    top = matmul_peak(threads)
+    dtype = generator.dtype
+    top = matmul_peak(threads, dtype)
     achieved = flops / step / 1e9
-    print(f"peak  bf16 matmul peak {top:.0f} GFLOP/s at {threads} thread(s); one guided step (batch 2) is "
+    name = str(dtype).replace("torch.", "")
+    print(f"peak  {name} matmul peak {top:.0f} GFLOP/s at {threads} thread(s); one guided step (batch 2) is "
           f"{flops / 1e9:.2f} GFLOP in {1000 * step:.1f} ms = {achieved:.0f} GFLOP/s = {achieved / top:.0%} of peak")
-    return {"matmul_peak_gflops": top, "step_gflop": flops / 1e9, "step_ms": 1000 * step, "fraction": achieved / top}
+    return {"dtype": name, "matmul_peak_gflops": top, "step_gflop": flops / 1e9, "step_ms": 1000 * step,
+            "fraction": achieved / top}
 
 
 def resolution(generator: Generator) -> dict:
@@ -214,12 +218,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", default=None)
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--only", nargs="*", choices=SECTIONS)
+    p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="the generator's compute type (auto: bf16 only where the CPU has it natively)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     import os
 
-    print(f"bench: {args.threads} torch thread(s), pid {os.getpid()}, load average {os.getloadavg()[0]:.2f}")
-    generator = Generator(args.weights, threads=args.threads)
+    from .precision import cpu_has_native_bf16
+
+    print(f"bench: {args.threads} torch thread(s), pid {os.getpid()}, load average {os.getloadavg()[0]:.2f}, "
+          f"CPU {'with' if cpu_has_native_bf16() else 'without'} native bf16")
+    generator = Generator(args.weights, threads=args.threads, dtype=args.dtype)
     print(f"model {generator.model_version}, {generator.config.image_size} px, {generator.dtype}")
     sections = args.only or SECTIONS
     if "latency" in sections:

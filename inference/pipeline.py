@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .conditions import ConditionError, Conditions
+from .precision import fast_autocast_dtype
 from .sampler import SAMPLERS, guide, make_sampler
 
 from .weights_info import DEFAULT_GUIDANCE, DEFAULT_WEIGHTS  # one table of shipped weights
@@ -116,13 +117,8 @@ def _resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtyp
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype == "auto":
-        # bf16 autocast is 1.4-1.7x faster than fp32 on CPUs with native bf16 (docs/MODEL_CARD.md);
-        # without native bf16 it is slower, so keep fp32 there.
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        if device.type == "cpu" and _cpu_has_native_bf16():
-            return torch.bfloat16
-        return torch.float32
+        # bf16 only where the hardware has it: emulated bf16 is about 2x slower than fp32 (inference/precision.py)
+        return fast_autocast_dtype(device)
     table = {
         "fp32": torch.float32,
         "float32": torch.float32,
@@ -134,13 +130,6 @@ def _resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtyp
     if dtype not in table:
         raise ValueError(f"unknown dtype {dtype!r} (auto, fp32, bf16, fp16)")
     return table[dtype]
-
-
-def _cpu_has_native_bf16() -> bool:
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 class Generator:

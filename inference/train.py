@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint, save_weights
 from .encoding import encode_structured, encode_texts
 from .models import DIT_CONFIGS, DiT, DiTConfig, count_parameters, dit_config
+from .precision import autocast, training_dtype
 from .sampler import NoiseSchedule
 
 MAX_EXPORT_BYTES = 16 * 1024 * 1024
@@ -62,7 +63,7 @@ class TrainConfig:
     # pixels, so plain MSE learns the anatomy long before the lesions
     finding_loss_weight: float = 1.0
     report_prob: float = 0.5  # text = report (else the prompt of the conditions)
-    bf16: bool = True  # bf16 autocast for the forward pass
+    bf16: bool = True  # bf16 autocast for the forward pass where the device has native bf16 (fp32 elsewhere)
     threads: int | None = None  # torch threads of the training process (None: torch's default)
     data_workers: int = 1  # DataLoader worker processes rendering phantoms (0: render in the main process)
     device: str = "cpu"  # "cuda" for the GPU recipe; the renderer and the text encoder stay on the CPU
@@ -238,9 +239,11 @@ def train(
     )  # leaves the global RNG alone (resume)
     train_args = asdict(cfg)
     cross = model_cfg.text_mode == "cross"
+    precision = training_dtype(device, cfg.bf16)
     print(
         f"{cfg.name}: {count_parameters(model) / 1e6:.2f}M parameters, {model_cfg.num_tokens} tokens, "
-        f"depth {model_cfg.depth}, batch {cfg.batch_size}, {cfg.modality} {model_cfg.image_size}px",
+        f"depth {model_cfg.depth}, batch {cfg.batch_size}, {cfg.modality} {model_cfg.image_size}px, "
+        f"{str(precision).replace('torch.', '')} on {device}",
         file=sys.stderr,
     )
     deadline = time.monotonic() + cfg.max_minutes * 60
@@ -268,7 +271,7 @@ def train(
             target = schedule.target(x0, noise, t)
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            with autocast(device, precision):
                 out = model(x_t, t, cond)  # condition dropout happens inside (model.train())
             if cfg.finding_loss_weight != 1.0:
                 weight = 1.0 + (cfg.finding_loss_weight - 1.0) * batch["lesions"].to(device, torch.float32)

@@ -221,8 +221,11 @@ def train(modality: str = "cxr", size: int = 64, count: int = 24000, epochs: int
           seed0: int = TRAIN_SEED0, bf16: bool = True, log_every: int = 100):
     import torch
 
+    from ..precision import autocast, training_dtype
+
     torch.set_num_threads(threads)
     torch.manual_seed(0)
+    precision = training_dtype("cpu", bf16)  # bf16 only where native: emulated bf16 is slower than fp32
     data = render_set(modality, size, seed0, count, workers)
     model = build(modality, width)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
@@ -242,7 +245,7 @@ def train(modality: str = "cxr", size: int = 64, count: int = 24000, epochs: int
             x, y, m = x_all[idx], y_all[idx], m_all[idx].float()
             if modality == "lap" and rng.random() < 0.5:  # chest laterality is tied to image sides: never flip it
                 x, m = x.flip(-2), m.flip(-2)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            with autocast("cpu", precision):
                 loss = loss_fn(model, x, y, m)
             opt.zero_grad(set_to_none=True)
             loss.backward()
