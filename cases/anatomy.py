@@ -1,5 +1,7 @@
-"""The case patient's own anatomy, from the phantom simulator: the painter's background, and the
-lungs that a lung lesion's mask must lie in."""
+"""The case patient's own anatomy, from the phantom simulator: the painter's background, the lungs that a
+lung lesion's mask must lie in, and where the simulator itself would put a finding in this patient (the
+painter's one-click "typical placement": the generator follows a drawn mask far better than it places a
+finding on its own, docs/MODEL_CARD.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
-from inference.conditions import MASK_SIZE, Conditions, Finding
+from inference.conditions import MASK_SIZE, ConditionError, Conditions, Finding
 
 # findings drawn inside the lung parenchyma; pleural and mediastinal findings are not held to it
 LUNG_LESIONS = {"nodule", "mass", "consolidation", "atelectasis"}
@@ -59,3 +61,28 @@ def mask_problems(*, modality: str, view: str, sex: str, age_band: str, seed: in
 
 def anatomy_pixels_header(pixels: np.ndarray) -> dict:
     return {"X-Width": str(pixels.shape[1]), "X-Height": str(pixels.shape[0]), "X-Dtype": str(pixels.dtype)}
+
+
+@lru_cache(maxsize=64)
+def typical_mask(*, modality: str, view: str, sex: str, age_band: str, seed: int, key: str, laterality: str,
+                 location: str = "", severity: str = "moderate", size_mm: float | None = None) -> np.ndarray:
+    """The mask of one finding as the simulator renders it in this patient (bool, MASK_SIZE square,
+    read-only): the same body, view and slice as the painter's background.
+
+    Raises ConditionError with a message for the educator when the finding is not valid for the study or
+    does not show in it (a CT finding away from the slice shown)."""
+    from inference.phantoms import render
+
+    if modality not in ("cxr", "ct"):
+        raise ConditionError(f"{modality} studies have no mask painter")
+    finding = Finding(key=key, laterality=laterality, location=location, severity=severity, size_mm=size_mm)
+    conditions = Conditions(modality=modality, view=view, sex=sex, age_band=age_band, findings=(finding,),
+                            slice_index=0 if modality == "ct" else None)
+    sample = render(conditions, seed=seed, size=MASK_SIZE)  # validates the finding: a clear ConditionError
+    mask = sample.masks.get(f"{key}:{laterality}")
+    if mask is None or not mask.any():
+        where = "on the slice shown" if modality == "ct" else "in this view"
+        raise ConditionError(f"the simulator draws no {key.replace('_', ' ')} ({laterality}) {where}: paint it by hand")
+    mask = np.array(mask, dtype=bool)
+    mask.flags.writeable = False  # shared by every caller of the cache
+    return mask

@@ -164,3 +164,18 @@ class CaseFilterForm(forms.Form):
         from simulator.accounts.models import User
 
         self.fields["author"].queryset = User.objects.filter(organisation=organisation, role="educator")
+
+
+class TypicalMaskForm(forms.Form):
+    """The finding whose typical placement the painter asks for (the row's current values)."""
+
+    key = forms.CharField(max_length=64)
+    laterality = forms.CharField(max_length=16, required=False)
+    location = forms.CharField(max_length=64, required=False)
+    severity = forms.CharField(max_length=16, required=False)
+    size_mm = forms.FloatField(required=False, min_value=0.5, max_value=200.0)
+
+    def finding(self) -> dict:
+        data = self.cleaned_data
+        return {"key": data["key"], "laterality": data["laterality"] or "none", "location": data["location"],
+                "severity": data["severity"] or "moderate", "size_mm": data["size_mm"]}

@@ -1,15 +1,16 @@
+import numpy as np
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-import numpy as np
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from inference.conditions import ConditionError, mask_to_png_b64
 from simulator.accounts.access import case_get_for_user, require_role_for
 
-from .forms import FINDING_ROWS, CaseFilterForm, CaseForm, PublishForm
-from .anatomy import anatomy_pixels_header, study_anatomy
+from .anatomy import anatomy_pixels_header, study_anatomy, typical_mask
+from .forms import FINDING_ROWS, CaseFilterForm, CaseForm, PublishForm, TypicalMaskForm
 from .kg_services import kg_version, version_warnings
 from .models import Study
 from .selectors import case_draft, case_latest_version, cases_editable_by
@@ -94,14 +95,19 @@ def case_edit(request, case_id: int):
     })
 
 
-@login_required
-@require_GET
-def study_anatomy_pixels(request, case_id: int, study_id: int):
-    """The case patient's anatomy (no findings) as raw samples: the mask painter's background."""
+def _editable_study(request, case_id: int, study_id: int) -> Study:
     case = case_get_for_user(request.user, case_id, "case.edit")
     study = Study.objects.filter(pk=study_id, version__case=case).select_related("version").first()
     if study is None:
         raise Http404("No such study in this case.")
+    return study
+
+
+@login_required
+@require_GET
+def study_anatomy_pixels(request, case_id: int, study_id: int):
+    """The case patient's anatomy (no findings) as raw samples: the mask painter's background."""
+    study = _editable_study(request, case_id, study_id)
     version = study.version
     pixels, _ = study_anatomy(modality=study.modality, view=study.view, sex=version.patient_sex,
                               age_band=version.age_band, seed=study.seed)
@@ -111,6 +117,24 @@ def study_anatomy_pixels(request, case_id: int, study_id: int):
     for name, value in anatomy_pixels_header(pixels).items():
         response[name] = value
     return response
+
+
+@login_required
+@require_GET
+def study_typical_mask(request, case_id: int, study_id: int):
+    """Where the simulator puts one finding in this patient, as a mask the painter can start from."""
+    study = _editable_study(request, case_id, study_id)
+    form = TypicalMaskForm(request.GET)
+    if not form.is_valid():
+        errors = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in form.errors.items())
+        return JsonResponse({"error": errors}, status=400)
+    version = study.version
+    try:
+        mask = typical_mask(modality=study.modality, view=study.view, sex=version.patient_sex,
+                            age_band=version.age_band, seed=study.seed, **form.finding())
+    except ConditionError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse({"mask_png_b64": mask_to_png_b64(mask), "pixels": int(mask.sum())})
 
 
 @login_required

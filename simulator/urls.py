@@ -21,6 +21,8 @@ urlpatterns = [
     path("cases/<int:case_id>/autosave/", case_views.case_autosave, name="case_autosave"),
     path("cases/<int:case_id>/studies/<int:study_id>/anatomy", case_views.study_anatomy_pixels,
          name="study_anatomy"),
+    path("cases/<int:case_id>/studies/<int:study_id>/typical-mask", case_views.study_typical_mask,
+         name="study_typical_mask"),
     path("cases/<int:case_id>/publish/", case_views.case_publish_view, name="case_publish"),
     path("cases/<int:case_id>/archive/", case_views.case_archive_view, name="case_archive"),
     path("cases/<int:case_id>/clone/", case_views.case_clone_view, name="case_clone"),

@@ -1,6 +1,8 @@
 // The editor's mask painter: one binary mask per finding row, painted over the case patient's own
 // anatomy. Each edit writes the row's hidden PNG field and lets autosave store it; an empty mask
-// means "the model places the finding".
+// means "the model places the finding". "Typical placement" fills the selected finding's mask where
+// the simulator puts that finding in this patient (the generator follows a drawn mask far better than
+// it places a finding on its own), as one undoable edit.
 (function () {
   "use strict";
   const panel = document.getElementById("mask-panel");
@@ -8,6 +10,7 @@
   if (!panel || !form || !window.RadPainter) return;
   const host = document.getElementById("painter-host");
   const statusEl = document.getElementById("mask-status");
+  const typicalBtn = document.getElementById("mask-typical");
   const COLORS = [[255, 82, 82], [64, 196, 255], [255, 214, 0], [105, 240, 174]];
   const SIZE = 256;
   let painter = null;
@@ -18,11 +21,18 @@
       const key = row.querySelector("[name$=_key]");
       const side = row.querySelector("[name$=_laterality]");
       const mask = row.querySelector("input[type=hidden][name$=_mask]");
-      return { row: row, key: key, side: side, mask: mask };
+      const field = function (name) { const el = row.querySelector("[name$=_" + name + "]"); return el ? el.value : ""; };
+      return { row: row, key: key, side: side, mask: mask, location: field("location"),
+               severity: field("severity"), size: field("size_mm") };
     }).filter(function (r) { return r.key.value; });
   }
 
   function layerKey(r) { return r.key.value + ":" + (r.side.value || "none"); }
+
+  function setStatus(text, isError) {
+    statusEl.textContent = text;
+    statusEl.className = isError ? "error small" : "muted small";
+  }
 
   function decode(b64) {
     // a stored binary PNG -> Uint8Array of 0/1
@@ -59,6 +69,7 @@
     const current = rows();
     if (painter) { painter.destroy(); painter = null; }
     host.innerHTML = "";
+    if (typicalBtn) typicalBtn.disabled = !current.length;
     if (!current.length) {
       statusEl.textContent = "Choose a finding above, then paint where it is.";
       return;
@@ -92,6 +103,30 @@
     statusEl.textContent = "Paint with the brush ([ and ] change its size); hold Shift to erase; Ctrl+Z undoes a stroke.";
   }
 
+  async function placeTypically() {
+    if (!painter) return;
+    const key = painter.getActive();
+    const r = rows().find(function (row) { return layerKey(row) === key; });
+    if (!r) return;
+    const params = new URLSearchParams({ key: r.key.value, laterality: r.side.value || "none",
+                                         location: r.location, severity: r.severity, size_mm: r.size });
+    typicalBtn.disabled = true;
+    setStatus("Placing " + key + " as the simulator would in this patient…", false);
+    try {
+      const response = await fetch(panel.dataset.typical + "?" + params.toString(), { credentials: "same-origin" });
+      const data = await response.json().catch(function () { return {}; });
+      if (!response.ok) throw new Error(data.error || "the typical placement could not be made (" + response.status + ")");
+      painter.setMask(key, await decode(data.mask_png_b64));
+      setStatus("Typical placement of " + key + " in this patient: edit it with the brush, or undo it with Ctrl+Z.", false);
+    } catch (err) {
+      setStatus(String(err.message || err), true);
+    } finally {
+      typicalBtn.disabled = false;
+    }
+  }
+
+  if (typicalBtn) typicalBtn.addEventListener("click", placeTypically);
+
   form.addEventListener("change", function (e) {
     // a finding added, removed or moved to the other side: rebuild the layers
     if (e.target && /finding_\d+_(key|laterality)$/.test(e.target.name || "")) build();
@@ -99,5 +134,5 @@
 
   loadBackground()
     .then(function (bg) { background = bg; return build(); })
-    .catch(function (err) { statusEl.textContent = String(err.message || err); statusEl.className = "error small"; });
+    .catch(function (err) { setStatus(String(err.message || err), true); });
 })();

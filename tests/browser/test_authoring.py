@@ -75,6 +75,24 @@ def test_educator_builds_paints_previews_pins_and_publishes(live_app, new_page):
     page.wait_for_selector("#mask-status:has-text('Paint with the brush')")
     assert page.locator("input[name=finding_0_mask]").input_value() == stored
 
+    # one click puts the nodule where the simulator would in this patient; Ctrl+Z brings the stroke back
+    def stored_changes_from(old: str) -> str:
+        page.wait_for_function("old => document.querySelector('input[name=finding_0_mask]').value !== old",
+                               arg=old, timeout=60_000)
+        return page.locator("input[name=finding_0_mask]").input_value()
+
+    page.click("#mask-typical")
+    page.wait_for_selector("#mask-status:has-text('Typical placement of nodule:left')", timeout=60_000)
+    typical = stored_changes_from(stored)
+    mask = np.asarray(Image.open(io.BytesIO(base64.b64decode(typical))).convert("L")) > 0
+    ys, xs = np.nonzero(mask)
+    assert mask.sum() > 4 and xs.mean() > 128, (mask.sum(), xs.mean())  # the patient's left: the image's right
+    page.locator("#mask-panel").screenshot(path=str(SCREENSHOTS / "authoring-typical.png"))
+    page.locator("#painter-host").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+z")
+    assert stored_changes_from(typical) == stored
+    page.wait_for_selector("#autosave-status:has-text('Saved at')", timeout=60_000)
+
     # four variants stream in; pin one; publish
     page.click("#preview-four")
     page.locator(".variant.done").nth(3).wait_for(timeout=120_000)
