@@ -1,9 +1,9 @@
 """Which floating-point type a device computes fastest in: one rule for generation, DiT training and readers.
 
 bf16 pays only where the hardware multiplies in bf16. oneDNN also "supports" bf16 on plain AVX-512 by
-emulation, and there it is slower than fp32: measured on a 2-core Xeon with AVX-512 but without AVX512_BF16
-or AMX, one 64 px generation took 4.4 s in bf16 against 2.1 s in fp32, and a training step 5.0 s against
-2.0 s (docs/DECISIONS.md). So "native" means the AVX512_BF16 or AMX instructions, not oneDNN's flag.
+emulation, and there it is about twice as slow as fp32, for generation and for training alike (measured on a
+Xeon with AVX-512 but without AVX512_BF16 or AMX: BENCHMARKS.md). So "native" means the AVX512_BF16 or AMX
+instructions, not oneDNN's flag.
 Imports no Django.
 """
 

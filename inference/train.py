@@ -385,12 +385,15 @@ def summarise(run_dir: str | Path, *, window: int = 250) -> list[str]:
             current = []
         current.append(row)
     runs.append(current)
-    lines = [
-        f"invocation {i}: steps {r[0]['step']}-{r[-1]['step']} in {(r[-1]['time'] - r[0]['time']) / 60:.1f} min"
-        for i, r in enumerate(runs, 1)
-    ]
+    def span(r: list[dict]) -> str:
+        seconds, steps = r[-1]["time"] - r[0]["time"], r[-1]["step"] - r[0]["step"]
+        rate = f" ({seconds / steps:.2f} s per step)" if steps else ""
+        return f"steps {r[0]['step']}-{r[-1]['step']} in {seconds / 60:.1f} min{rate}"
+
+    lines = [f"invocation {i}: {span(r)}" for i, r in enumerate(runs, 1)]
     last = runs[-1]
     lo, hi = last[0]["step"], last[-1]["step"]
+    window = max(1, min(window, (hi - lo) // 2))  # a short run: its first and last halves
 
     def mean(a: int, b: int) -> float:
         losses = [r["loss"] for r in last if a <= r["step"] <= b]

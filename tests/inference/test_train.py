@@ -136,10 +136,12 @@ def test_summary_splits_invocations_at_a_resume(tmp_path):
     (tmp_path / "log.jsonl").write_text("".join(
         json.dumps({"step": s, "loss": loss, "time": t}) + "\n" for s, loss, t in rows))
     assert summarise(tmp_path, window=25) == [
-        "invocation 1: steps 1-50 in 2.0 min",
-        "invocation 2: steps 25-75 in 2.0 min",
+        "invocation 1: steps 1-50 in 2.0 min (2.45 s per step)",
+        "invocation 2: steps 25-75 in 2.0 min (2.40 s per step)",
         "mean logged loss, steps 25-50: 0.3750; steps 50-75: 0.2500",
     ]
+    # a run shorter than two windows is split in halves instead of windows reaching past its ends
+    assert summarise(tmp_path, window=250)[-1] == "mean logged loss, steps 25-50: 0.3750; steps 50-75: 0.2500"
 
 
 def test_lesion_masks_follow_the_findings_whatever_is_fed():
