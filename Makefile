@@ -38,7 +38,8 @@ test: install viewer browser-deps
 	$(PY) -m pytest
 
 # Figures for BENCHMARKS.md: phantom render throughput per core, then the generator (latency, the diffusers
-# baseline as a ratio, 8 concurrent requests, fraction of the bf16 matmul peak, 256 px routes) at one thread (as
+# baseline as a ratio, 8 concurrent requests, fraction of the matmul peak in the type the generator runs in
+# (bf16 only on bf16 hardware), 256 px routes) at one thread (as
 # the web server runs it) and at two. Run on a quiet machine: other load changes every figure.
 bench: install
 	$(PY) -m inference.phantoms bench --modality cxr --sizes 64 128 256

@@ -136,7 +136,7 @@ def _render_training_images(generator, count: int, workers: int) -> np.ndarray:
 
     recipe_seed = int(generator.meta.get("train_args", {}).get("seed", 0))
     batch = int(generator.meta.get("train_args", {}).get("batch_size", 16))
-    seeds = [PhantomBatches.sample_seed(recipe_seed, b, i, batch) for b in range(count // batch) for i in range(batch)]
+    seeds = [PhantomBatches.sample_seed(recipe_seed, n // batch, n % batch, batch) for n in range(count)]
     # training seeds are consecutive for recipe seed 0; render them as ranges
     if seeds != list(range(seeds[0], seeds[0] + len(seeds))):
         raise ValueError("training seeds are not a consecutive range; cannot replay them")
@@ -273,7 +273,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--references", type=int, default=2048, help="training images for the memorisation check")
     p.add_argument("--json", action="store_true", help="print the full figures as JSON")
     p.add_argument("--out", help="also write the JSON here")
+    p.add_argument("--show", metavar="JSON", help="print the summary of a result saved with --out, evaluate nothing")
     args = p.parse_args(argv)
+    if args.show:
+        try:
+            saved = json.loads(Path(args.show).read_text())
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot read {args.show}: {exc}", file=sys.stderr)
+            return 2
+        for r in saved if isinstance(saved, list) else [saved]:
+            print(_summary(r))
+        return 0
     if args.samples < 1:
         print(f"error: --samples {args.samples} must be at least 1", file=sys.stderr)
         return 2

@@ -70,3 +70,12 @@ def test_only_the_cases_editors_may_ask(world, client):
     client.force_login(world.elena)
     assert client.get(f"/cases/{world.case.pk}/studies/999999/typical-mask", params).status_code == 404
     assert client.post(_url(world), params).status_code == 405
+
+
+def test_laparoscopy_has_no_typical_placement():
+    from cases.anatomy import typical_mask
+    from inference.conditions import ConditionError
+
+    with pytest.raises(ConditionError, match="lap studies have no mask painter"):
+        typical_mask(modality="lap", view="laparoscope", sex="F", age_band="40-59", seed=1, key="bleeding",
+                     laterality="none")

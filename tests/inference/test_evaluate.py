@@ -48,6 +48,19 @@ def test_evaluate_reports_every_figure(tiny_pair):
     assert "agreement" in ev._summary(r)
 
 
+def test_show_prints_a_saved_result_as_the_table(tiny_pair, tmp_path, capsys):
+    weights, reader_path = tiny_pair
+    r = ev.evaluate(weights=weights, reader_path=reader_path, samples=2, steps=2, diversity_groups=1,
+                    diversity_seeds=2, memorisation_refs=8, workers=1, progress=False)
+    saved = tmp_path / "eval.json"
+    saved.write_text(json.dumps(r))
+    assert ev.main(["--show", str(saved)]) == 0
+    assert capsys.readouterr().out.strip() == ev._summary(r).strip()
+    saved.write_text("{not json")
+    assert ev.main(["--show", str(saved)]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
 def test_evaluate_is_deterministic(tiny_pair):
     weights, reader_path = tiny_pair
     kw = dict(weights=weights, reader_path=reader_path, samples=3, steps=2, diversity_groups=1,
