@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .conditions import ConditionError, Conditions
-from .precision import fast_autocast_dtype
+from .precision import autocast, fast_autocast_dtype
 from .sampler import SAMPLERS, guide, make_sampler
 
 from .weights_info import DEFAULT_GUIDANCE, DEFAULT_WEIGHTS  # one table of shipped weights
@@ -163,8 +163,7 @@ class Generator:
         self._lock = threading.Lock()
 
     def _autocast(self):
-        enabled = self.dtype != torch.float32
-        return torch.autocast(self.device.type, dtype=self.dtype, enabled=enabled)
+        return autocast(self.device, self.dtype)
 
     def _forward(self, x: torch.Tensor, t, prepared, guidance: float, rows: int) -> torch.Tensor:
         n = x.shape[0]

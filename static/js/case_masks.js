@@ -71,7 +71,7 @@
     host.innerHTML = "";
     if (typicalBtn) typicalBtn.disabled = !current.length;
     if (!current.length) {
-      statusEl.textContent = "Choose a finding above, then paint where it is.";
+      setStatus("Choose a finding above, then paint where it is.", false);
       return;
     }
     const findings = [];
@@ -97,10 +97,10 @@
       rows().forEach(function (r) {
         if (layerKey(r) === key) r.mask.value = value;
       });
-      statusEl.textContent = any ? "Mask of " + key + " changed." : "Mask of " + key + " is empty: the model places it.";
+      setStatus(any ? "Mask of " + key + " changed." : "Mask of " + key + " is empty: the model places it.", false);
       form.dispatchEvent(new Event("change"));
     });
-    statusEl.textContent = "Paint with the brush ([ and ] change its size); hold Shift to erase; Ctrl+Z undoes a stroke.";
+    setStatus("Paint with the brush ([ and ] change its size); hold Shift to erase; Ctrl+Z undoes a stroke.", false);
   }
 
   async function placeTypically() {
