@@ -275,6 +275,24 @@ def test_mouse_tools_window_zoom_pan(page):
     assert abs(after[0] - before[0]) > 10, (before, after)
 
 
+def test_a_window_drag_with_a_pause_is_still_one_event(page):
+    # a learner who stops mid-drag (or a busy machine between two mouse moves) has not finished windowing
+    _show_stack(page)
+    box = page.locator("[data-rv=viewport]").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 20, cy + 10, steps=4)
+    page.wait_for_timeout(600)  # longer than the viewer's 250 ms coalescing delay
+    page.mouse.move(cx + 40, cy + 20, steps=4)
+    page.mouse.up()
+    page.wait_for_function("() => rvTest.events.some(e => e.type === 'windowed')")
+    page.wait_for_timeout(600)  # and nothing more arrives after the drag
+    windowed = page.evaluate("rvTest.events.filter(e => e.type === 'windowed')")
+    assert len(windowed) == 1, windowed
+    assert _text(page, "wl") == f"W/L: {windowed[0]['windowWidth']}/{windowed[0]['windowCenter']}"
+
+
 def test_rgb_image_and_destroy_recreate(page):
     page.evaluate(
         """() => { const n = 128, px = new Uint8Array(n * n * 3);

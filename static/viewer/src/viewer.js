@@ -201,15 +201,14 @@ export class Viewer {
     this._on(vpEl, 'pointerdown', () => {
       this._dragging = true;
     });
-    this._on(window, 'pointerup', () => {
+    const endDrag = () => {
       if (!this._dragging) return;
       this._dragging = false;
-      // a drag that ended changes nothing more: report it now rather than after the delay
+      // a drag reports once, when it ends (see _schedule): report it now rather than after the delay
       if (this._timers.windowed) this._emit('windowed');
-    });
-    this._on(window, 'pointercancel', () => {
-      this._dragging = false;
-    });
+    };
+    this._on(window, 'pointerup', endDrag);
+    this._on(window, 'pointercancel', endDrag);
     this._on(vpEl, Events.STACK_NEW_IMAGE, (e) => {
       const idx = e.detail && Number.isInteger(e.detail.imageIdIndex) ? e.detail.imageIdIndex : this.currentIndex();
       if (!this._cineTimer && idx !== this._reportedIndex) this._schedule('scrolled');
@@ -389,7 +388,11 @@ export class Viewer {
 
   _schedule(type) {
     clearTimeout(this._timers[type]);
-    this._timers[type] = setTimeout(() => this._emit(type), EMIT_DELAY_MS);
+    this._timers[type] = setTimeout(() => {
+      // a pause in the middle of a W/L drag is not its end: the pending event waits for the pointer to lift
+      if (type === 'windowed' && this._dragging) return;
+      this._emit(type);
+    }, EMIT_DELAY_MS);
   }
 
   // ---------------------------------------------------------------- images
