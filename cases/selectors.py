@@ -68,6 +68,12 @@ def study_conditions(*, study: Study) -> Conditions:
     ).validate()
 
 
+def study_placement_seed(*, study: Study) -> int:
+    """The virtual patient in which undrawn findings are placed: the one the mask painter shows (its
+    Typical placement button asks the simulator the same question), the same for every student."""
+    return study.seed
+
+
 def study_seed(*, study: Study, student_id: int | None) -> int:
     """Fixed studies give every student the same image; per-student ones a stable variant each."""
     if study.seed_policy == SeedPolicy.PER_STUDENT and student_id is not None:

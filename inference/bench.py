@@ -11,7 +11,9 @@ Sections (each prints its own lines):
 - concurrent: 8 requests submitted at once from 8 threads to one generator;
 - peak: the matmul peak of this CPU at these threads in the type the generator runs in (bf16 where the CPU has
   it natively, else fp32: inference/precision.py), and the fraction of it one sampling step reaches;
-- resolution: per-step time of the 256 px routes (patch 16, patch 8) with untrained weights of the same width.
+- resolution: per-step time of the 256 px routes (patch 16, patch 8) with untrained weights of the same width;
+- placement: the typical placement a study's first request pays before its first step (a phantom render at the
+  generator's size; later requests of the same study hit the cache), and the latency with it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from .conditions import Conditions, Finding
 from .pipeline import GenerationRequest, Generator
 from .weights_info import DEFAULT_GUIDANCE
 
-SECTIONS = ("latency", "diffusers", "concurrent", "peak", "resolution")
+SECTIONS = ("latency", "diffusers", "concurrent", "peak", "resolution", "placement")
 
 
 def _request(guidance: float = DEFAULT_GUIDANCE, steps: int = 20, seed: int = 7) -> GenerationRequest:
@@ -205,6 +207,30 @@ def resolution(generator: Generator) -> dict:
     return out
 
 
+def placement(generator: Generator, runs: int) -> dict:
+    """Typical placement of the bench request's undrawn nodule: uncached (a new patient seed each run, as a
+    study's first request) and cached, and request -> first preview with it uncached."""
+    from .placement import typical_placement
+
+    conditions, size = _request().conditions, generator.config.image_size
+    typical_placement(conditions, seed=0, size=size)  # imports and first-touch costs out of the timing
+    uncached, cached = [], []
+    for seed in range(1, runs + 1):
+        t0 = time.perf_counter()
+        typical_placement(conditions, seed=seed, size=size)
+        uncached.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        typical_placement(conditions, seed=seed, size=size)
+        cached.append(time.perf_counter() - t0)
+    first = [_timed(generator, dataclasses.replace(_request(), placement_seed=runs + 1 + k))[0] for k in range(runs)]
+    out = {"uncached_ms": 1000 * statistics.median(uncached), "cached_us": 1e6 * statistics.median(cached),
+           "first_preview_uncached_ms": 1000 * statistics.median(first)}
+    print(f"placement  typical placement of 1 finding at {size} px, median of {runs}: uncached (a study's first "
+          f"request) {out['uncached_ms']:.0f} ms, cached {out['cached_us']:.0f} us; first preview of a first request "
+          f"{out['first_preview_uncached_ms']:.0f} ms")
+    return out
+
+
 def _encoded(generator: Generator, size: int) -> dict:
     from .encoding import encode_conditions
 
@@ -242,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         peak(generator, args.threads)
     if "resolution" in sections:
         resolution(generator)
+    if "placement" in sections:
+        placement(generator, args.runs)
     return 0
 
 

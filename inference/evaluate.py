@@ -5,10 +5,12 @@
 
 Held-out conditions are drawn the way training draws them (`random_conditions`) from seeds neither the generator
 nor the reader trained on, and each is generated twice through the app's own pipeline: once with the phantom's
-finding masks drawn in ("with masks") and once without ("the model places it"). The reader then scores:
+finding masks drawn in ("with masks"), once without ("the model places it") and once with the app's default for
+undrawn findings ("typical placement": the simulator's mask of each finding in another virtual patient, as
+`GenerationRequest.placement_seed` gives it). The reader then scores:
 
 - agreement: each conditioned finding is found, on the conditioned side(s);
-- Dice: the reader's mask of a finding against the conditioned mask (with-masks arm only; masks under
+- Dice: the reader's mask of a finding against the conditioned mask (drawn or placed; masks under
   reader.MIN_DICE_PIXELS pixels are left out, as in the reader's own figures);
 - false findings: images in which the reader reports a finding or side that was not asked for;
 - ceiling: the same scores on the phantom renders of the same conditions (what a perfect generator would get);
@@ -32,6 +34,8 @@ from .conditions import ConditionError, Conditions, mask_to_png_b64
 from .weights_info import DEFAULT_GUIDANCE
 
 EVAL_SEED0 = 30_000_000  # conditions and patients for evaluation; training uses 0.. and readers 10M / 20M
+PLACEMENT_SEED0 = 40_000_000  # the virtual patients typical placement puts undrawn findings in (not the truth's)
+ARMS = ("with_masks", "without_masks", "typical_placement")
 
 
 def _with_masks(conditions: Conditions, masks: dict) -> Conditions:
@@ -152,6 +156,7 @@ def evaluate(*, weights: str | None = None, reader_path: str | None = None, moda
 
     from .phantoms import image_from_pixels, random_conditions, reader, render
     from .pipeline import GenerationRequest, get_generator
+    from .placement import typical_placement
 
     generator = get_generator(weights)
     if modality not in generator.config.modalities:
@@ -177,20 +182,24 @@ def evaluate(*, weights: str | None = None, reader_path: str | None = None, moda
         truth_m.append(reader.masks_for(s.masks, s.conditions, modality, size))
     truth_x, truth_m = np.stack(truth_x).astype(np.float32), np.stack(truth_m)
 
-    def gen(c: Conditions, seed: int) -> np.ndarray:
+    def gen(c: Conditions, seed: int, placement_seed: int | None = None) -> np.ndarray:
         r = generator.generate(GenerationRequest(conditions=c, seed=seed, steps=steps, sampler=sampler,
-                                                 guidance=guidance))
+                                                 guidance=guidance, placement_seed=placement_seed))
         # the native pixels, read as the phantoms' are: the reader sees 12-bit / HU precision
         return reader.as_input(image_from_pixels(r.pixels, modality))
 
     plain = [c for c, _s in conds]
     masked = [_with_masks(c, s.masks) for c, s in conds]
-    bar = tqdm(total=2 * samples + diversity_groups * diversity_seeds, desc="generate", disable=not progress)
+    # the masks typical placement hands the generator: the Dice targets of that arm
+    placed_m = np.stack([reader.masks_for(typical_placement(c, seed=PLACEMENT_SEED0 + i, size=size).masks, c,
+                                          modality, size) for i, c in enumerate(plain)])
+    bar = tqdm(total=len(ARMS) * samples + diversity_groups * diversity_seeds, desc="generate",
+               disable=not progress)
     arms = {}
-    for arm, cs in (("with_masks", masked), ("without_masks", plain)):
+    for arm, cs in (("with_masks", masked), ("without_masks", plain), ("typical_placement", plain)):
         xs = []
         for i, c in enumerate(cs):
-            xs.append(gen(c, EVAL_SEED0 + i))
+            xs.append(gen(c, EVAL_SEED0 + i, PLACEMENT_SEED0 + i if arm == "typical_placement" else None))
             bar.update(1)
         arms[arm] = np.stack(xs)
     # diversity: one condition (no masks), several seeds; against several phantom patients of that condition
@@ -208,7 +217,7 @@ def evaluate(*, weights: str | None = None, reader_path: str | None = None, moda
 
     # memorisation against the replayed start of the training stream
     refs = training_images(generator, memorisation_refs, workers)
-    gen_all = np.concatenate([arms["with_masks"], arms["without_masks"]])
+    gen_all = np.concatenate([arms[arm] for arm in ARMS])
 
     result = {
         "model_version": generator.model_version,
@@ -222,6 +231,8 @@ def evaluate(*, weights: str | None = None, reader_path: str | None = None, moda
         "eval_seeds": [EVAL_SEED0, EVAL_SEED0 + samples],
         "with_masks": _scores(model, arms["with_masks"], plain, truth_m),
         "without_masks": _scores(model, arms["without_masks"], plain, None),
+        "typical_placement": _scores(model, arms["typical_placement"], plain, placed_m),
+        "placement_seeds": [PLACEMENT_SEED0, PLACEMENT_SEED0 + samples],
         "reader_ceiling": _scores(model, truth_x, plain, truth_m),
         "diversity": {"generated_rms": round(float(np.mean(spreads)), 4),
                       "phantom_rms": round(float(np.mean(truth_spreads)), 4),
@@ -236,20 +247,27 @@ def evaluate(*, weights: str | None = None, reader_path: str | None = None, moda
 def _summary(r: dict) -> str:
     lines = [f"{r['model_version']}  {r['sampler']} {r['steps']} steps  guidance {r['guidance']}  "
              f"{r['samples']} held-out conditions  ({r['seconds']} s)"]
+    arms = [arm for arm in ARMS if arm in r]  # results saved before typical placement have two arms
     lines.append(f"{'':22s}{'agreement':>10s}{'dice':>8s}{'false':>8s}")
-    for arm in ("with_masks", "without_masks", "reader_ceiling"):
+    for arm in (*arms, "reader_ceiling"):
         a = r[arm]
         dice = f"{a['dice']:.3f}" if a["dice"] is not None else "-"
         lines.append(f"{arm:22s}{a['agreement']:10.3f}{dice:>8s}{a['false_findings']:8.3f}")
-    for arm in ("with_masks", "without_masks"):
+    for arm in arms:
         top = ", ".join(f"{k} {v}" for k, v in list(r[arm]["false_by_label"].items())[:5])
         lines.append(f"false findings {arm}: {top or 'none'}")
-    lines.append("per finding (with masks / without masks / ceiling agreement; with-masks dice):")
+    short = {"with_masks": "with masks", "without_masks": "without masks", "typical_placement": "typical placement"}
+    lines.append(f"per finding ({' / '.join(short[a] for a in arms)} / ceiling agreement; "
+                 f"{' / '.join(short[a] for a in arms if a != 'without_masks')} dice):")
+
+    def fmt(value):
+        return f"{value:.3f}" if value is not None else "-"
+
     for k, v in r["with_masks"]["per_finding"].items():
-        wo = r["without_masks"]["per_finding"].get(k, {}).get("agreement")
-        ce = r["reader_ceiling"]["per_finding"].get(k, {}).get("agreement")
-        dice = f"{v['dice']:.3f}" if v["dice"] is not None else "-"
-        lines.append(f"  {k:22s} n={v['n']:3d}  {v['agreement']:.3f} / {wo:.3f} / {ce:.3f}   dice {dice}")
+        agree = " / ".join(fmt(r[a]["per_finding"].get(k, {}).get("agreement")) for a in arms)
+        ce = fmt(r["reader_ceiling"]["per_finding"].get(k, {}).get("agreement"))
+        dice = " / ".join(fmt(r[a]["per_finding"].get(k, {}).get("dice")) for a in arms if a != "without_masks")
+        lines.append(f"  {k:22s} n={v['n']:3d}  {agree} / {ce}   dice {dice}")
     d, m = r["diversity"], r["memorisation"]
     lines.append(f"diversity: RMS between seeds {d['generated_rms']:.4f} vs phantom patients {d['phantom_rms']:.4f} "
                  f"(ratio {d['ratio']:.3f}, {d['groups']} conditions x {d['seeds_per_group']} seeds)")

@@ -1,8 +1,9 @@
 """The generation pipeline the app calls: `get_generator().generate(GenerationRequest(...), on_step=...)`.
 
-One request: validate -> encode the conditions and the prompt once -> embed them once (`DiT.prepare`, cond and
-uncond rows batched) -> seeded initial noise -> per step one batched forward, guidance, `sampler.step` and a
-preview of the predicted x0 -> native pixels + display image + provenance. Imports nothing of Django.
+One request: validate -> (with a placement seed) the simulator's typical mask for each undrawn finding ->
+encode the conditions and the prompt once -> embed them once (`DiT.prepare`, cond and uncond rows batched) ->
+seeded initial noise -> per step one batched forward, guidance, `sampler.step` and a preview of the predicted
+x0 -> native pixels + display image + provenance. Imports nothing of Django.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class GenerationRequest:
     steps: int = 20
     sampler: str = "dpmpp2m"  # or "ddim"
     guidance: float = DEFAULT_GUIDANCE
+    # None: a finding without a drawn mask is placed by the model. A seed: by the simulator, where it puts the
+    # finding in that virtual patient (inference/placement.py); the model draws undrawn focal findings rarely
+    placement_seed: int | None = None
 
     def validate(self) -> GenerationRequest:
         if not isinstance(self.conditions, Conditions):
@@ -52,6 +56,14 @@ class GenerationRequest:
             or not 0 <= self.seed <= MAX_SEED
         ):
             raise RequestError(f"seed must be an integer in 0..2**63-1, got {self.seed!r}")
+        if self.placement_seed is not None and (
+            isinstance(self.placement_seed, bool)
+            or not isinstance(self.placement_seed, (int, np.integer))
+            or not 0 <= self.placement_seed <= MAX_SEED
+        ):
+            raise RequestError(
+                f"placement_seed must be empty or an integer in 0..2**63-1, got {self.placement_seed!r}"
+            )
         if (
             isinstance(self.steps, bool)
             or not isinstance(self.steps, (int, np.integer))
@@ -189,11 +201,18 @@ class Generator:
             raise RequestError(
                 f"model {self.model_version} generates {', '.join(cfg.modalities)}, not {conditions.modality!r}"
             )
+        placed: tuple[str, ...] = ()
+        model_conditions = conditions
+        if request.placement_seed is not None:
+            from .placement import typical_placement
+
+            placement = typical_placement(conditions, seed=int(request.placement_seed), size=cfg.image_size)
+            model_conditions, placed = placement.conditions, placement.placed
         guidance = float(request.guidance)
         with self._lock:
             # --- once per request: conditions, text, condition embeddings ---
             cond = encode_conditions(
-                [conditions],
+                [model_conditions],
                 image_size=cfg.image_size,
                 text_encoder=self.text_encoder,
                 text_tokens=cfg.text_mode == "cross",
@@ -244,6 +263,9 @@ class Generator:
                 "seed": int(request.seed),
                 "conditions": conditions.to_json(),
                 "conditions_digest": conditions.digest(),
+                # the request's conditions are kept as asked; these findings got the simulator's typical mask
+                "placement": {"seed": int(request.placement_seed), "placed": list(placed)}
+                if request.placement_seed is not None else None,
                 "prediction_type": cfg.prediction_type,
                 "image_size": cfg.image_size,
                 "torch": torch.__version__,
@@ -273,10 +295,12 @@ def generate(
     steps: int = 20,
     sampler: str = "dpmpp2m",
     guidance: float = DEFAULT_GUIDANCE,
+    placement_seed: int | None = None,
     on_step: Callable[[StepPreview], bool | None] | None = None,
 ) -> GenerationResult:
     """Convenience: `get_generator().generate(GenerationRequest(...), on_step)`."""
     request = GenerationRequest(
-        conditions=conditions, seed=seed, steps=steps, sampler=sampler, guidance=guidance
+        conditions=conditions, seed=seed, steps=steps, sampler=sampler, guidance=guidance,
+        placement_seed=placement_seed,
     )
     return get_generator().generate(request, on_step)

@@ -110,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sex", default="F")
     parser.add_argument("--age", default="40-59")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--placement-seed", type=int, default=None, metavar="SEED",
+        help="place findings given without a mask where the simulator puts them in virtual patient SEED "
+        "(the app's default, with the study's seed); without it the model places them",
+    )
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--sampler", default="dpmpp2m", choices=list(SAMPLERS))
     parser.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
@@ -136,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             steps=args.steps,
             sampler=args.sampler,
             guidance=args.guidance,
+            placement_seed=args.placement_seed,
         ).validate()
     except (ConditionError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.models import Case, Study
-from cases.selectors import case_published_version, study_conditions, study_seed
+from cases.selectors import case_published_version, study_conditions, study_placement_seed, study_seed
 from simulator.imaging.models import GenerationJob, JobStatus
 from simulator.imaging.services import generation_job_create
 
@@ -58,6 +58,7 @@ def order_create(*, encounter: Encounter, study_id: int) -> Order:
     job = generation_job_create(
         conditions=study_conditions(study=study),
         seed=study_seed(study=study, student_id=encounter.student_id),
+        placement_seed=study_placement_seed(study=study),
         requested_by=encounter.student,
         encounter=encounter,
     )

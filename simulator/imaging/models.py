@@ -23,6 +23,8 @@ class GenerationJob(models.Model):
     status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED)
     conditions = models.JSONField()  # inference.conditions.Conditions.to_json(), frozen at request time
     seed = models.PositiveIntegerField()
+    # the virtual patient whose typical placement fills undrawn findings' masks; null: the model places them
+    placement_seed = models.PositiveIntegerField(null=True, blank=True)
     steps = models.PositiveSmallIntegerField()
     sampler = models.CharField(max_length=20)
     guidance = models.FloatField()

@@ -47,15 +47,18 @@ def job_state(job: GenerationJob) -> dict:
 
 @transaction.atomic
 def generation_job_create(
-    *, conditions: Conditions, seed: int, requested_by, encounter=None, steps: int | None = None
+    *, conditions: Conditions, seed: int, requested_by, encounter=None, steps: int | None = None,
+    placement_seed: int | None = None,
 ) -> GenerationJob:
-    """A queued job, enqueued once the surrounding transaction commits."""
+    """A queued job, enqueued once the surrounding transaction commits. With a `placement_seed`, findings
+    without a drawn mask are drawn where the simulator puts them in that patient (inference/placement.py)."""
     conditions.validate()
     job = GenerationJob(
         requested_by=requested_by,
         encounter=encounter,
         conditions=conditions.to_json(),
         seed=seed,
+        placement_seed=placement_seed,
         steps=steps or settings.GENERATION_STEPS,
         sampler=settings.GENERATION_SAMPLER,
         guidance=settings.GENERATION_GUIDANCE,
@@ -72,12 +75,13 @@ MAX_PREVIEW_VARIANTS = 4
 @transaction.atomic
 def preview_jobs_create(*, study, seeds: list[int], requested_by) -> list[GenerationJob]:
     """Draft previews for an educator: one job per seed, drawn from the study as saved."""
-    from cases.selectors import study_conditions
+    from cases.selectors import study_conditions, study_placement_seed
 
     if not 1 <= len(seeds) <= MAX_PREVIEW_VARIANTS:
         raise ConditionError(f"ask for 1 to {MAX_PREVIEW_VARIANTS} variants, not {len(seeds)}")
     conditions = study_conditions(study=study)
-    return [generation_job_create(conditions=conditions, seed=seed, requested_by=requested_by) for seed in seeds]
+    return [generation_job_create(conditions=conditions, seed=seed, requested_by=requested_by,
+                                  placement_seed=study_placement_seed(study=study)) for seed in seeds]
 
 
 def generation_job_enqueue(*, job_id: int) -> None:
@@ -139,7 +143,8 @@ def generation_job_run(*, job_id: int) -> GenerationJob | None:
     try:
         conditions = Conditions.from_json(job.conditions)
         request = GenerationRequest(
-            conditions=conditions, seed=job.seed, steps=job.steps, sampler=job.sampler, guidance=job.guidance
+            conditions=conditions, seed=job.seed, steps=job.steps, sampler=job.sampler, guidance=job.guidance,
+            placement_seed=job.placement_seed,
         )
         request.validate()
 

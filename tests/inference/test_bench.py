@@ -24,5 +24,6 @@ def test_every_section_runs_on_tiny_weights(tmp_path, fake_text, capsys):
     gen = Generator(weights, text_encoder=fake_text)
     bench.latency(gen, runs=1)
     bench.concurrent(gen, n=2)
+    bench.placement(gen, runs=1)
     printed = capsys.readouterr().out
-    assert "first preview" in printed and "images/s" in printed
+    assert "first preview" in printed and "images/s" in printed and "typical placement" in printed

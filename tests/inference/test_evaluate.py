@@ -38,10 +38,12 @@ def test_evaluate_reports_every_figure(tiny_pair):
     weights, reader_path = tiny_pair
     r = ev.evaluate(weights=weights, reader_path=reader_path, samples=6, steps=2, guidance=1.5,
                     diversity_groups=2, diversity_seeds=2, memorisation_refs=32, workers=1, progress=False)
-    for arm in ("with_masks", "without_masks", "reader_ceiling"):
+    for arm in ("with_masks", "without_masks", "typical_placement", "reader_ceiling"):
         assert 0.0 <= r[arm]["agreement"] <= 1.0 and 0.0 <= r[arm]["false_findings"] <= 1.0
     assert r["without_masks"]["dice"] is None  # no mask was given: nothing to compare against
-    assert r["memorisation"]["checked"] == 12 and r["memorisation"]["reference_images"] == 32
+    assert r["typical_placement"]["findings_scored"] == r["with_masks"]["findings_scored"]
+    assert r["placement_seeds"][0] == ev.PLACEMENT_SEED0
+    assert r["memorisation"]["checked"] == 18 and r["memorisation"]["reference_images"] == 32
     assert r["diversity"]["groups"] == 2 and r["diversity"]["generated_rms"] > 0
     assert r["eval_seeds"][0] == ev.EVAL_SEED0
     json.dumps(r)  # the --json output
@@ -56,6 +58,13 @@ def test_show_prints_a_saved_result_as_the_table(tiny_pair, tmp_path, capsys):
     saved.write_text(json.dumps(r))
     assert ev.main(["--show", str(saved)]) == 0
     assert capsys.readouterr().out.strip() == ev._summary(r).strip()
+    assert "typical_placement" in ev._summary(r)
+    # a result saved before the typical-placement arm existed still shows
+    for key in ("typical_placement", "placement_seeds"):
+        r.pop(key)
+    saved.write_text(json.dumps(r))
+    assert ev.main(["--show", str(saved)]) == 0
+    assert "with masks / without masks / ceiling" in capsys.readouterr().out
     saved.write_text("{not json")
     assert ev.main(["--show", str(saved)]) == 2
     assert "cannot read" in capsys.readouterr().err

@@ -126,6 +126,27 @@ def test_drawn_mask_changes_the_image(generator):
     assert plain.pixels.tobytes() != drawn.pixels.tobytes()
 
 
+def test_a_placement_seed_places_undrawn_findings_and_says_so(generator):
+    conditions = Conditions(findings=(Finding("effusion", "right"),), prompt="right effusion")
+    plain = generator.generate(_request(conditions=conditions))
+    placed = generator.generate(_request(conditions=conditions, placement_seed=3))
+    again = generator.generate(_request(conditions=conditions, placement_seed=3))
+    assert plain.provenance["placement"] is None
+    assert placed.provenance["placement"] == {"seed": 3, "placed": ["effusion:right"]}
+    assert placed.pixels.tobytes() == again.pixels.tobytes() != plain.pixels.tobytes()
+    # provenance keeps the conditions as asked: (conditions, seed, placement seed) regenerate the image
+    assert Conditions.from_json(placed.provenance["conditions"]) == conditions
+
+
+def test_a_placement_seed_leaves_drawn_masks_alone(generator):
+    mask = mask_to_png_b64(disc(256, 64, 64, 40))
+    conditions = Conditions(findings=(Finding("nodule", "right", size_mm=15, mask_png_b64=mask),), prompt="nodule")
+    drawn = generator.generate(_request(conditions=conditions))
+    with_seed = generator.generate(_request(conditions=conditions, placement_seed=3))
+    assert with_seed.provenance["placement"] == {"seed": 3, "placed": []}
+    assert with_seed.pixels.tobytes() == drawn.pixels.tobytes()
+
+
 def _png_b64(array) -> str:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
@@ -152,6 +173,9 @@ def _png_b64(array) -> str:
         ({"steps": 2.5}, "steps must be an integer"),
         ({"sampler": "euler"}, "unknown sampler 'euler'"),
         ({"seed": -1}, "seed"),
+        ({"placement_seed": -1}, "placement_seed must be empty or an integer"),
+        ({"placement_seed": True}, "placement_seed must be empty or an integer"),
+        ({"placement_seed": "3"}, "placement_seed must be empty or an integer"),
         ({"conditions": Conditions(findings=(Finding("nodule", "left", location=5),))}, "location must be text"),
         ({"conditions": Conditions(findings=(Finding("nodule", "left", size_mm="big"),))}, "size_mm .* must be a number"),
         ({"conditions": Conditions(slice_index=-2)}, "slice_index must be a whole number"),
@@ -189,7 +213,7 @@ def test_default_weights_real_text_encoder():
 
 def test_importing_pipeline_does_not_import_django():
     code = (
-        "import sys, inference.pipeline, inference.train, inference.sample;"
+        "import sys, inference.pipeline, inference.placement, inference.train, inference.sample;"
         "bad = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.'));"
         "print(bad); sys.exit(1 if bad else 0)"
     )

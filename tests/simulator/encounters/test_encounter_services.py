@@ -23,6 +23,8 @@ def test_order_creates_one_job_and_reuses_it(world, sam_encounter, django_captur
     assert order.job.status == JobStatus.QUEUED
     assert order.job.conditions["findings"][0]["key"] == "effusion"
     assert order.job.seed == world.study.seed
+    # undrawn findings go where the painter's Typical placement shows them: the study's own patient
+    assert order.job.placement_seed == world.study.seed
     assert order_create(encounter=sam_encounter, study_id=world.study.pk).pk == order.pk
     assert GenerationJob.objects.count() == 1
 
@@ -37,6 +39,12 @@ def test_per_student_seeds_differ_but_are_stable(world):
                                                                                     student_id=world.tara.pk)
     assert sam != tara
     assert sam == study_seed(study=world.study, student_id=world.sam.pk)
+    # each student's image is a variant, but the findings sit in the same place for all of them
+    sam_job = order_create(encounter=encounter_start(case=world.case, student=world.sam), study_id=world.study.pk).job
+    tara_job = order_create(encounter=encounter_start(case=world.case, student=world.tara),
+                            study_id=world.study.pk).job
+    assert sam_job.seed == sam and tara_job.seed == tara
+    assert sam_job.placement_seed == tara_job.placement_seed == world.study.seed
 
 
 @pytest.mark.django_db

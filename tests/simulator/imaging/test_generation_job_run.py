@@ -42,6 +42,25 @@ def test_a_job_records_provenance_and_regenerates_bit_for_bit(world, sam_encount
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_placed_job_records_its_placement_and_regenerates_bit_for_bit(world):
+    from cases.selectors import study_conditions
+
+    conditions = study_conditions(study=world.study)
+    assert not conditions.findings[0].mask_png_b64  # the demo effusion has no drawn mask
+
+    def run(placement_seed):
+        job = generation_job_create(conditions=conditions, seed=11, requested_by=world.tara,
+                                    placement_seed=placement_seed)
+        return generation_job_run(job_id=job.pk)
+
+    placed, again, unplaced = run(world.study.seed), run(world.study.seed), run(None)
+    assert placed.status == JobStatus.DONE
+    assert placed.provenance["placement"] == {"seed": world.study.seed, "placed": ["effusion:right"]}
+    assert unplaced.provenance["placement"] is None
+    assert placed.pixels_sha256 == again.pixels_sha256 != unplaced.pixels_sha256
+
+
+@pytest.mark.django_db(transaction=True)
 def test_pixels_endpoint_returns_raw_samples_to_those_allowed(world, sam_encounter, client):
     job = generation_job_run(job_id=_job(world, encounter=sam_encounter).pk)
     client.force_login(world.sam)
