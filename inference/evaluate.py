@@ -4,7 +4,7 @@
     python -m inference.evaluate --guidance 1 1.5 2 3 --samples 128        # choose the guidance scale
 
 Held-out conditions are drawn the way training draws them (`random_conditions`) from seeds neither the generator
-nor the reader trained on, and each is generated twice through the app's own pipeline: once with the phantom's
+nor the reader trained on, and each is generated three times through the app's own pipeline: once with the phantom's
 finding masks drawn in ("with masks"), once without ("the model places it") and once with the app's default for
 undrawn findings ("typical placement": the simulator's mask of each finding in another virtual patient, as
 `GenerationRequest.placement_seed` gives it). The reader then scores:

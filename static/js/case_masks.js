@@ -1,8 +1,9 @@
 // The editor's mask painter: one binary mask per finding row, painted over the case patient's own
-// anatomy. Each edit writes the row's hidden PNG field and lets autosave store it; an empty mask
-// means "the model places the finding". "Typical placement" fills the selected finding's mask where
-// the simulator puts that finding in this patient (the generator follows a drawn mask far better than
-// it places a finding on its own), as one undoable edit.
+// anatomy. Each edit writes the row's hidden PNG field and lets autosave store it; a finding with an
+// empty mask is drawn where the simulator puts it in this patient (inference/placement.py).
+// "Typical placement" shows that place as an editable mask: it fills the selected finding's layer
+// with the simulator's mask of it (the generator follows a mask far better than it places a finding
+// on its own), as one undoable edit.
 (function () {
   "use strict";
   const panel = document.getElementById("mask-panel");
@@ -97,7 +98,7 @@
       rows().forEach(function (r) {
         if (layerKey(r) === key) r.mask.value = value;
       });
-      setStatus(any ? "Mask of " + key + " changed." : "Mask of " + key + " is empty: the model places it.", false);
+      setStatus(any ? "Mask of " + key + " changed." : "Mask of " + key + " is empty: it is drawn at its typical place.", false);
       form.dispatchEvent(new Event("change"));
     });
     setStatus("Paint with the brush ([ and ] change its size); hold Shift to erase; Ctrl+Z undoes a stroke.", false);
