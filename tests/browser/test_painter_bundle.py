@@ -109,6 +109,12 @@ def cursor_diameter(page):
     return box["width"]
 
 
+def settled(page):
+    """Wait until the page has drawn what the last input changed: two animation frames (the overlay redraws
+    in the input's handler and the image viewport on the next frame), instead of a fixed sleep."""
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
 def stage_pixels(page):
     png = page.locator("[data-rp=overlay]").screenshot()
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
@@ -152,7 +158,7 @@ def check_alignment_zoomed(page):
     page.locator("[data-rp=opacity]").fill("100")
     page.locator("[data-rp=root]").focus()
     page.mouse.move(g.box["x"] + 5, g.box["y"] - 20)
-    page.wait_for_timeout(150)
+    settled(page)
     shot = stage_pixels(page)
     scale = shot.shape[1] / g.box["width"]  # device pixels per css px
     ex, ey = screen(120, 210.5)
@@ -169,7 +175,7 @@ def check_alignment_zoomed(page):
     m = mask(page)
     assert m.sum() == 1 and m[210, 120] == 1, np.argwhere(m)
     page.mouse.move(g.box["x"] + 5, g.box["y"] - 20)
-    page.wait_for_timeout(150)
+    settled(page)
     shot = stage_pixels(page)
     red = (shot[..., 0] > 200) & (shot[..., 1] < 120) & (shot[..., 2] < 120)
     ys, xs = np.nonzero(red)
@@ -215,7 +221,7 @@ def test_brush_stroke_sets_expected_pixels_and_shows_colour(page):
     assert mask(page, K2).sum() == 0
     # on screen: the stroke is red-tinted, everything outside the mask is untouched (no darkening)
     page.mouse.move(g.box["x"] + 5, g.box["y"] - 20)
-    page.wait_for_timeout(100)
+    settled(page)
     after = stage_pixels(page)
     x, y = g.local(90.5, 100.5)
     r, gg, b = after[y, x]
@@ -224,11 +230,11 @@ def test_brush_stroke_sets_expected_pixels_and_shows_colour(page):
     assert np.array_equal(after[y - 20 : y + 20, x - 40 : x + 40], before[y - 20 : y + 20, x - 40 : x + 40])
     # opacity 0 shows the plain image, 100 % the pure finding colour
     page.locator("[data-rp=opacity]").fill("0")
-    page.wait_for_timeout(100)
+    settled(page)
     x, y = g.local(90.5, 100.5)
     assert np.abs(stage_pixels(page)[y, x] - before[y, x]).max() <= 2
     page.locator("[data-rp=opacity]").fill("100")
-    page.wait_for_timeout(100)
+    settled(page)
     assert np.abs(stage_pixels(page)[y, x] - np.array(RED)).max() <= 2
 
 
@@ -469,7 +475,7 @@ def test_switching_findings_paints_into_the_other_mask_only(page):
     page.keyboard.press("Control+y")
     # both masks stay visible on screen, each in its colour
     page.mouse.move(g.box["x"] + 5, g.box["y"] - 20)
-    page.wait_for_timeout(100)
+    settled(page)
     px = stage_pixels(page)
     x, y = g.local(60.5, 50.5)
     assert px[y, x][0] > px[y, x][2] + 40, px[y, x]
@@ -497,7 +503,7 @@ def test_two_masks_show_in_their_colours(page):
     m1, m2 = mask(page, K1), mask(page, K2)
     assert m1[92, 178] == 1 and m1[120, 196] == 1 and m2[185, 75] == 1 and (m1 & m2).sum() == 0
     page.mouse.move(*g.xy(150.5, 140.5))
-    page.wait_for_timeout(150)
+    settled(page)
     px = stage_pixels(page)
     for (u, v), colour in (((178.5, 92.5), RED), ((75.5, 185.5), BLUE)):
         x, y = g.local(u, v)
