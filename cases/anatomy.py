@@ -63,26 +63,24 @@ def anatomy_pixels_header(pixels: np.ndarray) -> dict:
     return {"X-Width": str(pixels.shape[1]), "X-Height": str(pixels.shape[0]), "X-Dtype": str(pixels.dtype)}
 
 
-@lru_cache(maxsize=64)
 def typical_mask(*, modality: str, view: str, sex: str, age_band: str, seed: int, key: str, laterality: str,
                  location: str = "", severity: str = "moderate", size_mm: float | None = None) -> np.ndarray:
     """The mask of one finding as the simulator renders it in this patient (bool, MASK_SIZE square,
-    read-only): the same body, view and slice as the painter's background.
+    read-only): the same body, view and slice as the painter's background, and the same question the
+    generator's typical placement asks (inference/placement.py, which caches it).
 
     Raises ConditionError with a message for the educator when the finding is not valid for the study or
     does not show in it (a CT finding away from the slice shown)."""
-    from inference.phantoms import render
+    from inference.placement import typical_placement
 
     if modality not in ("cxr", "ct"):
         raise ConditionError(f"{modality} studies have no mask painter")
     finding = Finding(key=key, laterality=laterality, location=location, severity=severity, size_mm=size_mm)
     conditions = Conditions(modality=modality, view=view, sex=sex, age_band=age_band, findings=(finding,),
                             slice_index=0 if modality == "ct" else None)
-    sample = render(conditions, seed=seed, size=MASK_SIZE)  # validates the finding: a clear ConditionError
-    mask = sample.masks.get(f"{key}:{laterality}")
-    if mask is None or not mask.any():
+    # validates the finding: a clear ConditionError
+    mask = typical_placement(conditions, seed=seed, size=MASK_SIZE).masks.get(f"{key}:{laterality}")
+    if mask is None:
         where = "on the slice shown" if modality == "ct" else "in this view"
         raise ConditionError(f"the simulator draws no {key.replace('_', ' ')} ({laterality}) {where}: paint it by hand")
-    mask = np.array(mask, dtype=bool)
-    mask.flags.writeable = False  # shared by every caller of the cache
     return mask

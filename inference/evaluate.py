@@ -22,7 +22,6 @@ undrawn findings ("typical placement": the simulator's mask of each finding in a
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -30,27 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .conditions import ConditionError, Conditions, mask_to_png_b64
+from .conditions import ConditionError, Conditions
 from .weights_info import DEFAULT_GUIDANCE
 
 EVAL_SEED0 = 30_000_000  # conditions and patients for evaluation; training uses 0.. and readers 10M / 20M
 PLACEMENT_SEED0 = 40_000_000  # the virtual patients typical placement puts undrawn findings in (not the truth's)
 ARMS = ("with_masks", "without_masks", "typical_placement")
-
-
-def _with_masks(conditions: Conditions, masks: dict) -> Conditions:
-    from PIL import Image
-
-    from .conditions import MASK_SIZE
-
-    findings = []
-    for f in conditions.findings:
-        m = masks.get(f"{f.key}:{f.laterality}")
-        if m is not None and m.any():
-            big = np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((MASK_SIZE, MASK_SIZE), Image.NEAREST))
-            f = dataclasses.replace(f, mask_png_b64=mask_to_png_b64(big > 0))
-        findings.append(f)
-    return dataclasses.replace(conditions, findings=tuple(findings))
 
 
 def _scores(model, images: np.ndarray, conditions: list[Conditions], target_masks: np.ndarray | None) -> dict:
@@ -156,7 +140,7 @@ def evaluate(*, weights: str | None = None, reader_path: str | None = None, moda
 
     from .phantoms import image_from_pixels, random_conditions, reader, render
     from .pipeline import GenerationRequest, get_generator
-    from .placement import typical_placement
+    from .placement import fill_masks, typical_placement
 
     generator = get_generator(weights)
     if modality not in generator.config.modalities:
@@ -189,17 +173,18 @@ def evaluate(*, weights: str | None = None, reader_path: str | None = None, moda
         return reader.as_input(image_from_pixels(r.pixels, modality))
 
     plain = [c for c, _s in conds]
-    masked = [_with_masks(c, s.masks) for c, s in conds]
-    # the masks typical placement hands the generator: the Dice targets of that arm
-    placed_m = np.stack([reader.masks_for(typical_placement(c, seed=PLACEMENT_SEED0 + i, size=size).masks, c,
-                                          modality, size) for i, c in enumerate(plain)])
+    masked = [fill_masks(c, s.masks)[0] for c, s in conds]
     bar = tqdm(total=len(ARMS) * samples + diversity_groups * diversity_seeds, desc="generate",
                disable=not progress)
-    arms = {}
+    arms, placed_m = {}, []
     for arm, cs in (("with_masks", masked), ("without_masks", plain), ("typical_placement", plain)):
         xs = []
         for i, c in enumerate(cs):
-            xs.append(gen(c, EVAL_SEED0 + i, PLACEMENT_SEED0 + i if arm == "typical_placement" else None))
+            placement_seed = PLACEMENT_SEED0 + i if arm == "typical_placement" else None
+            xs.append(gen(c, EVAL_SEED0 + i, placement_seed))
+            if placement_seed is not None:  # the masks the pipeline just placed (cached): this arm's Dice targets
+                placement = typical_placement(c, seed=placement_seed, size=size)
+                placed_m.append(reader.masks_for(placement.masks, c, modality, size))
             bar.update(1)
         arms[arm] = np.stack(xs)
     # diversity: one condition (no masks), several seeds; against several phantom patients of that condition
@@ -231,7 +216,7 @@ def evaluate(*, weights: str | None = None, reader_path: str | None = None, moda
         "eval_seeds": [EVAL_SEED0, EVAL_SEED0 + samples],
         "with_masks": _scores(model, arms["with_masks"], plain, truth_m),
         "without_masks": _scores(model, arms["without_masks"], plain, None),
-        "typical_placement": _scores(model, arms["typical_placement"], plain, placed_m),
+        "typical_placement": _scores(model, arms["typical_placement"], plain, np.stack(placed_m)),
         "placement_seeds": [PLACEMENT_SEED0, PLACEMENT_SEED0 + samples],
         "reader_ceiling": _scores(model, truth_x, plain, truth_m),
         "diversity": {"generated_rms": round(float(np.mean(spreads)), 4),

@@ -23,33 +23,41 @@ class Placement:
     masks: dict  # "key:laterality" -> bool mask at the render size, for every placed finding
 
 
-@lru_cache(maxsize=128)
-def _place(conditions: Conditions, seed: int, size: int) -> Placement:
+def fill_masks(conditions: Conditions, masks: dict) -> tuple[Conditions, tuple[str, ...]]:
+    """Give each finding without a drawn mask its mask from `masks` ("key:laterality" -> bool square array
+    of any size, resampled nearest to MASK_SIZE); findings with no or an empty mask there stay as they are.
+    Returns the new conditions and the names of the findings that got a mask."""
     from PIL import Image
 
-    from .phantoms import render
-
-    wanted = [f for f in conditions.findings if not f.mask_png_b64]
-    if not wanted:
-        return Placement(conditions=conditions, placed=(), masks={})
-    # one render of the whole condition: findings that change the anatomy (a tension pneumothorax shifting the
-    # mediastinum) place the others as they would be in that patient; drawn masks are honoured by the renderer
-    sample = render(conditions, seed=seed, size=size)
-    findings, placed, masks = [], [], {}
+    findings, filled = [], []
     for f in conditions.findings:
         name = f"{f.key}:{f.laterality}"
-        mask = sample.masks.get(name)
+        mask = masks.get(name)
         if f.mask_png_b64 or mask is None or not mask.any():
-            findings.append(f)  # drawn, or nothing to place in this view or slice: the model places it
+            findings.append(f)
             continue
         big = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((MASK_SIZE, MASK_SIZE), Image.NEAREST))
         findings.append(dataclasses.replace(f, mask_png_b64=mask_to_png_b64(big > 0)))
-        placed.append(name)
-        frozen = np.array(mask, dtype=bool)
-        frozen.flags.writeable = False  # shared by every caller of the cache
-        masks[name] = frozen
-    return Placement(conditions=dataclasses.replace(conditions, findings=tuple(findings)), placed=tuple(placed),
-                     masks=masks)
+        filled.append(name)
+    return dataclasses.replace(conditions, findings=tuple(findings)), tuple(filled)
+
+
+@lru_cache(maxsize=128)
+def _place(conditions: Conditions, seed: int, size: int) -> Placement:
+    from .phantoms import render
+
+    if all(f.mask_png_b64 for f in conditions.findings):
+        return Placement(conditions=conditions, placed=(), masks={})
+    # one render of the whole condition: findings that change the anatomy (a tension pneumothorax shifting the
+    # mediastinum) place the others as they would be in that patient; drawn masks are honoured by the renderer.
+    # A finding it draws nothing of in this view or slice is left to the model.
+    sample = render(conditions, seed=seed, size=size)
+    placed_conditions, placed = fill_masks(conditions, sample.masks)
+    masks = {}
+    for name in placed:
+        masks[name] = np.array(sample.masks[name], dtype=bool)
+        masks[name].flags.writeable = False  # shared by every caller of the cache
+    return Placement(conditions=placed_conditions, placed=placed, masks=masks)
 
 
 def typical_placement(conditions: Conditions, *, seed: int, size: int) -> Placement:

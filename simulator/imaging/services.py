@@ -79,9 +79,9 @@ def preview_jobs_create(*, study, seeds: list[int], requested_by) -> list[Genera
 
     if not 1 <= len(seeds) <= MAX_PREVIEW_VARIANTS:
         raise ConditionError(f"ask for 1 to {MAX_PREVIEW_VARIANTS} variants, not {len(seeds)}")
-    conditions = study_conditions(study=study)
+    conditions, placement_seed = study_conditions(study=study), study_placement_seed(study=study)
     return [generation_job_create(conditions=conditions, seed=seed, requested_by=requested_by,
-                                  placement_seed=study_placement_seed(study=study)) for seed in seeds]
+                                  placement_seed=placement_seed) for seed in seeds]
 
 
 def generation_job_enqueue(*, job_id: int) -> None:
