@@ -129,7 +129,7 @@ def _render_training_images(generator, count: int, workers: int) -> np.ndarray:
     if seeds != list(range(seeds[0], seeds[0] + len(seeds))):
         raise ValueError("training seeds are not a consecutive range; cannot replay them")
     return reader.render_set(generator.config.modalities[0], generator.config.image_size, seeds[0], len(seeds),
-                             workers, progress=False).x
+                             workers, progress=False).images()
 
 
 def evaluate(*, weights: str | None = None, reader_path: str | None = None, modality: str = "cxr",

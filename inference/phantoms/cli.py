@@ -1,9 +1,10 @@
-"""Command line: render | dataset | bench | calibrate | reader.
+"""Command line: render | dataset | bench | calibrate | conspicuity | reader.
 
     python -m inference.phantoms render --modality cxr --finding effusion:right:moderate --seed 7 --size 256 --out DIR
     python -m inference.phantoms dataset --modality cxr --size 64 --count 1000 --out DIR
     python -m inference.phantoms bench
     python -m inference.phantoms calibrate
+    python -m inference.phantoms conspicuity --size 256 --seeds 8
     python -m inference.phantoms reader train|eval --modality cxr --size 64
 
 A finding is key[:laterality[:severity[:size_mm[:location]]]], e.g. nodule:left:mild:12:LUL.
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..conditions import ConditionError, Conditions, Finding
-from ..vocabulary import FINDINGS, VIEWS
+from ..vocabulary import FINDINGS, SEVERITIES, VIEWS
 from .api import check_size
 
 
@@ -238,6 +239,13 @@ def main(argv=None) -> int:
     c = sub.add_parser("calibrate", help="phantom vs real (pydicom-data) statistics")
     c.add_argument("--grid", help="also write the picture grid PNG to this path")
     c.add_argument("--seeds", type=int, default=8)
+    cs = sub.add_parser("conspicuity", help="how far each chest finding stands out from the anatomy around it")
+    cs.add_argument("--size", type=int, default=256)
+    cs.add_argument("--seeds", type=int, default=8)
+    cs.add_argument("--severity", default="moderate", choices=SEVERITIES)
+    cs.add_argument("--finding", action="append", help="a chest radiograph finding key (default: all)")
+    cs.add_argument("--against-real", action="store_true",
+                    help="compare the local contrast of nodules on the real film (pydicom-data) and the phantom's")
     rd = sub.add_parser("reader", help="train / evaluate a reader model on phantoms")
     rd.add_argument("action", choices=["train", "eval"])
     rd.add_argument("--modality", default="cxr")
@@ -260,6 +268,10 @@ def main(argv=None) -> int:
             return cmd_bench(args)
         if args.cmd == "reader":
             return cmd_reader(args)
+        if args.cmd == "conspicuity":
+            from .conspicuity import main as conspicuity
+
+            return conspicuity(args)
         if args.cmd == "calibrate":
             from .calibrate import main as cal
 

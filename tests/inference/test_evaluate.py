@@ -82,7 +82,7 @@ def test_evaluate_is_deterministic(tiny_pair):
 def test_evaluate_rejects_a_reader_of_another_size(tiny_pair, tmp_path):
     weights, _ = tiny_pair
     other = tmp_path / "reader128.safetensors"
-    reader.save(reader.build("cxr", width=8), 128, str(other))
+    reader.save(reader.build("cxr", width=8, size=128), 128, str(other))
     with pytest.raises(ev.ConditionError, match="reads 128 px images"):
         ev.evaluate(weights=weights, reader_path=str(other), samples=2, progress=False)
 

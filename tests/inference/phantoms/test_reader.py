@@ -43,28 +43,69 @@ def test_reader_shapes():
     assert logits.shape == (1, len(reader.label_names("lap")))
 
 
-def test_reader_learns_a_fixed_batch():
+
+def test_a_larger_reader_keeps_the_64_px_unet_and_answers_at_full_resolution():
+    """Above 64 px the image enters through a patch embedding; masks come back at the image's own size."""
+    model = reader.build("cxr", width=8, size=256)
+    logits, seg = model(torch.zeros(2, 1, 256, 256))
+    assert logits.shape == (2, len(reader.label_names("cxr")))
+    assert seg.shape == (2, len(reader.finding_keys("cxr")), 256, 256)
+    assert model.embed.stride == (4, 4)
+    # the U-Net itself is the 64 px one: its encoder and decoder weights have the same shapes
+    small = reader.build("cxr", width=8, size=64).state_dict()
+    big = model.state_dict()
+    assert all(big[k].shape == v.shape for k, v in small.items() if not k.startswith(("e1.0.", "seg.")))
+    ct = reader.build("ct", width=8, size=128)
+    assert ct(torch.zeros(1, 1, 128, 128))[1].shape == (1, len(reader.finding_keys("ct")), 128, 128)
+    for bad in (32, 96, 192):
+        with pytest.raises(ValueError, match="64 times a power of two"):
+            reader.build("cxr", size=bad)
+
+
+def test_a_pixel_in_a_patch_reaches_its_own_mask_pixel():
+    """The sub-pixel head is not a blurred 64 px map: neighbouring full-resolution pixels get their own logits."""
+    torch.manual_seed(0)
+    model = reader.build("cxr", width=8, size=128).eval()
+    x = torch.zeros(1, 1, 128, 128, requires_grad=True)
+    _, seg = model(x)
+    seg[0, 0, 40, 40].backward()
+    g = x.grad[0, 0].abs()
+    assert g[40, 40] > 0 and g[41, 41] > 0  # the pixel and its patch neighbour both feed it ...
+    _, seg = model(x.detach())
+    assert not torch.equal(seg[0, 0, 40, 40], seg[0, 0, 40, 41])  # ... and the two map to different logits
+
+
+@pytest.mark.parametrize("size,images,steps,drop", [(64, 8, 25, 0.6), (128, 6, 15, 0.7)])
+def test_reader_learns_a_fixed_batch_and_round_trips(tmp_path, size, images, steps, drop):
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    model = reader.build("cxr", width=8)
-    data = reader.render_set("cxr", 64, 100, 8, progress=False)
-    x, y, m = torch.from_numpy(data.x), torch.from_numpy(data.y), torch.from_numpy(data.m).float()
+    model = reader.build("cxr", width=8, size=size)
+    data = reader.render_set("cxr", size, 100, images, progress=False)
+    assert data.pixels.dtype == np.uint16 and data.packed_masks.shape[-1] == size // 8
+    x, y, m = torch.from_numpy(data.images()), torch.from_numpy(data.y), torch.from_numpy(data.masks()).float()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     first = None
-    for _ in range(25):
+    for _ in range(steps):
         loss = reader.loss_fn(model, x, y, m)
         first = first if first is not None else loss.item()
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert loss.item() < 0.6 * first
+    assert loss.item() < drop * first
+    path = tmp_path / "r.safetensors"
+    reader.save(model, size, str(path))
+    loaded, loaded_size = reader.load(str(path))
+    assert loaded_size == size and loaded.patch == size // 64
+    with torch.no_grad():
+        assert torch.equal(model.eval()(x[:1])[1], loaded(x[:1])[1])
 
 
 def test_render_set_is_seed_ordered_and_matches_sample():
     data = reader.render_set("cxr", 64, 40, 3, progress=False)
     for i, seed in enumerate(range(40, 43)):
         s = sample(seed, "cxr", 64)
-        assert np.array_equal(data.x[i, 0], s.image)
+        assert np.array_equal(data.images()[i, 0], s.image)
+        assert np.array_equal(data.masks(i), reader.masks_for(s.masks, s.conditions, "cxr", 64))
         assert np.array_equal(data.y[i], reader.labels_for(s.conditions, "cxr", s.masks, reader.VISIBLE_PIXELS["cxr"]))
 
 
@@ -94,8 +135,9 @@ def test_score_of_a_perfect_and_a_silent_reader():
 
     class Oracle(Silent):
         def forward(self, x):
-            i = [int(np.nonzero((data.x == x[j].numpy()).all((1, 2, 3)))[0][0]) for j in range(x.shape[0])]
-            return (torch.from_numpy(data.y[i] * 20 - 10), torch.from_numpy(data.m[i].astype(np.float32) * 20 - 10))
+            images = data.images()
+            i = [int(np.nonzero((images == x[j].numpy()).all((1, 2, 3)))[0][0]) for j in range(x.shape[0])]
+            return (torch.from_numpy(data.y[i] * 20 - 10), torch.from_numpy(data.masks(i).astype(np.float32) * 20 - 10))
 
     silent = reader.score(Silent(), data)
     assert silent["finding_accuracy"] <= 0.5 and silent["lesion_dice"] == 0.0
@@ -115,12 +157,19 @@ def test_cli_rejects_bad_reader_arguments(capsys):
     assert "count -3" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not reader.default_path("cxr", 64).exists(), reason="no shipped cxr reader")
-def test_shipped_reader_reads_held_out_phantoms():
-    """A small held-out check of the shipped reader (its card holds the full 2,000-image figures)."""
-    model, size = reader.load(str(reader.default_path("cxr", 64)))
-    card = json.loads(reader.default_path("cxr", 64).with_suffix(".json").read_text())["heldout"]
-    figures = reader.evaluate(model, size, count=64, seed0=reader.HELDOUT_SEED0 + 5000)
+SHIPPED = [("cxr", 64, 64), ("ct", 64, 64), ("lap", 64, 64)]
+
+
+@pytest.mark.parametrize("modality,size,count", SHIPPED, ids=[f"{m}-{s}" for m, s, _ in SHIPPED])
+def test_shipped_reader_reads_held_out_phantoms(modality, size, count):
+    """A small held-out check of each shipped reader (its card holds the full 2,000-image figures)."""
+    path = reader.default_path(modality, size)
+    if not path.exists():
+        pytest.skip(f"no shipped {path.name}")
+    model, loaded_size = reader.load(str(path))
+    assert loaded_size == size
+    card = json.loads(path.with_suffix(".json").read_text())["heldout"]
+    figures = reader.evaluate(model, size, count=count, seed0=reader.HELDOUT_SEED0 + 5000)
     assert figures["finding_accuracy"] >= card["finding_accuracy"] - 0.1
     assert figures["lesion_dice"] >= card["lesion_dice"] - 0.1
 
@@ -140,3 +189,18 @@ def test_only_visible_findings_are_labelled():
     assert reader.labels_for(cxr, "cxr", tiny, min_pixels=1).sum() == 1
     # radiographs project every finding: the shipped chest reader is trained on what was asked for
     assert reader.labels_for(cxr, "cxr", empty, min_pixels=reader.VISIBLE_PIXELS["cxr"]).sum() == 1
+
+
+@pytest.mark.parametrize("size", [64, 128])
+def test_selected_masks_are_the_same_as_the_full_maps(size):
+    """Training computes only the drawn findings' maps; they must equal those maps from the full forward pass."""
+    torch.manual_seed(1)
+    model = reader.build("cxr", width=8, size=size).eval()
+    x = torch.rand(3, 1, size, size)
+    images, findings = torch.tensor([0, 2, 2]), torch.tensor([4, 0, 11])
+    with torch.no_grad():
+        logits, full = model(x)
+        logits2, some = model(x, (images, findings))
+    assert torch.equal(logits, logits2)
+    assert some.shape == (3, size, size)
+    assert torch.allclose(some, full[images, findings], atol=1e-5)
