@@ -29,11 +29,12 @@ from ..vocabulary import FINDINGS
 from .api import check_size, render
 
 SEED0 = 50_000_000  # away from reader (10M, 20M), evaluation (30M, 40M) and generator training seeds
-RING_PX = {64: 3, 128: 5, 256: 8, 512: 16}  # about 12-25 mm of anatomy around the finding
+RING_PX = {64: 3, 128: 5, 256: 8, 512: 16}  # 12-18 mm of anatomy around the finding
 
 
 # Metastases on the real PA film RG1_UNCR (pydicom-data), placed once by eye: centre row and column as
-# fractions of the film's height and width, radius as a fraction of its width; each is 20-30 mm across.
+# fractions of the film's height and width, radius as a fraction of its width; each about 20-30 mm across if the
+# film is a 35 cm cassette (the file records no pixel spacing).
 REAL_NODULES = ((0.350, 0.752, 0.035), (0.438, 0.797, 0.035), (0.586, 0.791, 0.035), (0.586, 0.254, 0.043),
                 (0.396, 0.186, 0.027), (0.470, 0.293, 0.027))
 
