@@ -21,6 +21,8 @@ It imports no Django; the figures go in docs/PHANTOMS.md.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy import ndimage
 
@@ -71,6 +73,18 @@ def phantom_nodule_contrasts(*, seeds: int, severity: str = "severe", size: int 
     return out
 
 
+def check_key(key: str) -> str:
+    if key not in FINDINGS or "cxr" not in FINDINGS[key].modalities:
+        raise ConditionError(f"unknown chest radiograph finding {key!r}")
+    return key
+
+
+@lru_cache(maxsize=16)
+def _finding_free(seed: int, size: int):
+    """The patient without findings: one render per patient, shared by every finding measured on it."""
+    return render(Conditions(modality="cxr", view="PA"), seed=seed, size=size)
+
+
 def finding_for(key: str, severity: str) -> Finding:
     lats = FINDINGS[key].lateralities
     lat = "right" if "right" in lats else lats[0]
@@ -79,8 +93,7 @@ def finding_for(key: str, severity: str) -> Finding:
 
 def measure(key: str, *, size: int = 256, seeds: int = 8, severity: str = "moderate") -> dict:
     """Median signal, clutter and ratio of one chest-radiograph finding over `seeds` virtual patients."""
-    if key not in FINDINGS or "cxr" not in FINDINGS[key].modalities:
-        raise ConditionError(f"unknown chest radiograph finding {key!r}")
+    check_key(key)
     size = check_size(size)
     if seeds <= 0:
         raise ConditionError(f"seeds {seeds!r} must be positive")
@@ -88,7 +101,7 @@ def measure(key: str, *, size: int = 256, seeds: int = 8, severity: str = "moder
     rows = []
     for seed in range(SEED0, SEED0 + seeds):
         with_f = render(Conditions(modality="cxr", view="PA", findings=(f,)), seed=seed, size=size)
-        without = render(Conditions(modality="cxr", view="PA"), seed=seed, size=size)
+        without = _finding_free(seed, size)
         mask = with_f.masks[f"{f.key}:{f.laterality}"]
         if not mask.any():
             continue
@@ -108,8 +121,7 @@ def measure(key: str, *, size: int = 256, seeds: int = 8, severity: str = "moder
 def main(args) -> int:
     keys = args.finding or [k for k, v in FINDINGS.items() if "cxr" in v.modalities]
     for key in keys:  # every name checked before any work
-        if key not in FINDINGS or "cxr" not in FINDINGS[key].modalities:
-            raise ConditionError(f"unknown chest radiograph finding {key!r}")
+        check_key(key)
     if args.against_real:
         return against_real(args.seeds)
     print(f"chest radiograph PA, {args.size} px, severity {args.severity}, median over {args.seeds} patients "

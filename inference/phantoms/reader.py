@@ -60,9 +60,14 @@ def label_columns(modality: str) -> dict[str, list[int]]:
     return cols
 
 
+def channels_first(image: np.ndarray) -> np.ndarray:
+    """(s, s) or (s, s, 3) -> (channels, s, s), same dtype."""
+    return np.moveaxis(image if image.ndim == 3 else image[..., None], -1, 0)
+
+
 def as_input(image: np.ndarray) -> np.ndarray:
     """A model-ready image, (s, s) or (s, s, 3), as the reader's (channels, s, s) float32 input."""
-    return np.moveaxis(image if image.ndim == 3 else image[..., None], -1, 0).astype(np.float32)
+    return channels_first(image).astype(np.float32)
 
 
 def labels_for(conditions: Conditions, modality: str, masks: dict | None = None, min_pixels: int = 1) -> np.ndarray:
@@ -210,7 +215,7 @@ def _render_range(args):
     ps, ys, ms, cs = [], [], [], []
     for seed in range(start, start + count):
         s = sample(seed, modality, size)
-        ps.append(np.moveaxis(s.pixels if s.pixels.ndim == 3 else s.pixels[..., None], -1, 0))
+        ps.append(channels_first(s.pixels))
         ys.append(labels_for(s.conditions, modality, s.masks, VISIBLE_PIXELS[modality]))
         ms.append(np.packbits(masks_for(s.masks, s.conditions, modality, size).astype(np.uint8), axis=-1))
         cs.append(s.conditions)
