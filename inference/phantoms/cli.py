@@ -24,6 +24,7 @@ import numpy as np
 from ..conditions import ConditionError, Conditions, Finding
 from ..vocabulary import FINDINGS, SEVERITIES, VIEWS
 from .api import check_size
+from .reader import READOUTS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -198,7 +199,7 @@ def cmd_reader(args) -> int:
         if not args.out.endswith(".safetensors"):
             raise ConditionError(f"--out {args.out!r} must end in .safetensors")
         model = reader.train(args.modality, args.size, args.count or 24000, args.epochs, width=args.width,
-                             workers=args.workers, threads=args.threads)
+                             workers=args.workers, threads=args.threads, readout=args.readout)
         figures = reader.evaluate(model, args.size, args.eval_count, workers=args.workers)
         reader.save(model, args.size, args.out, figures)
     else:
@@ -253,6 +254,8 @@ def main(argv=None) -> int:
     rd.add_argument("--count", type=int, help="images to train on (train) or to score (eval)")
     rd.add_argument("--epochs", type=int, default=8)
     rd.add_argument("--width", type=int, default=16)
+    rd.add_argument("--readout", default="encoder+decoder", choices=READOUTS,
+                    help="features the labels are read from (train; encoder: as the readers shipped before)")
     rd.add_argument("--workers", type=int, default=2, help="processes rendering phantoms")
     rd.add_argument("--threads", type=int, default=2, help="torch threads for training")
     rd.add_argument("--eval-count", type=int, default=2000, help="held-out images scored after training")

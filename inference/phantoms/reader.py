@@ -107,8 +107,14 @@ def masks_for(masks: dict, conditions: Conditions, modality: str, size: int) -> 
 BASE_SIZE = 64  # the U-Net works at this size; larger inputs enter through a patch embedding
 
 
-def build(modality: str, width: int = 16, size: int = BASE_SIZE):
-    """A 4-level U-Net: segmentation from the decoder, labels from side-pooled encoder features.
+READOUTS = ("encoder", "encoder+decoder")
+
+
+def build(modality: str, width: int = 16, size: int = BASE_SIZE, readout: str = "encoder+decoder"):
+    """A 4-level U-Net: segmentation from the decoder, labels from side-pooled features: the encoder's
+    deepest two levels, and with `readout="encoder+decoder"` also the decoder's full-resolution output, where
+    a finding of a few pixels (a nodule, a clot) is still a few cells rather than a fraction of one. Readers
+    saved before the decoder readout existed load as `"encoder"`.
 
     Above 64 px the image enters through a patch embedding (a stride-f convolution, f = size / 64) and the
     masks leave through a sub-pixel head, so the U-Net still runs at 64 px: a 256 px reader sees every pixel
@@ -124,6 +130,8 @@ def build(modality: str, width: int = 16, size: int = BASE_SIZE):
     if size < BASE_SIZE or size % BASE_SIZE or (size // BASE_SIZE) & (size // BASE_SIZE - 1):
         raise ValueError(f"reader size {size!r} must be 64 times a power of two")
     patch = size // BASE_SIZE
+    if readout not in READOUTS:
+        raise ValueError(f"reader readout {readout!r} must be one of {READOUTS}")
 
     def block(a, b):
         return nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.GroupNorm(8, b), nn.SiLU(),
@@ -140,6 +148,7 @@ def build(modality: str, width: int = 16, size: int = BASE_SIZE):
             super().__init__()
             w = width
             self.modality, self.keys, self.labels, self.width, self.size = modality, keys, names, width, size
+            self.readout = readout
             self.patch = patch
             if patch > 1:
                 self.embed = nn.Conv2d(cin, 2 * w, patch, stride=patch)
@@ -152,8 +161,10 @@ def build(modality: str, width: int = 16, size: int = BASE_SIZE):
             self.d1 = block(2 * w + w, w)
             # above 64 px: patch * patch mask logits per finding and 64 px cell, from the decoder and the patch
             # embedding, shuffled back to full resolution
-            self.seg = nn.Conv2d(w + 2 * w if patch > 1 else w, len(keys) * patch * patch, 1)
-            self.cls = nn.Sequential(nn.Linear(6 * (8 * w + 4 * w), 256), nn.SiLU(), nn.Linear(256, len(names)))
+            top = w + 2 * w if patch > 1 else w  # decoder output channels (with the patch embedding above 64 px)
+            self.seg = nn.Conv2d(top, len(keys) * patch * patch, 1)
+            pooled = 8 * w + 4 * w + (top if readout == "encoder+decoder" else 0)
+            self.cls = nn.Sequential(nn.Linear(6 * pooled, 256), nn.SiLU(), nn.Linear(256, len(names)))
 
         def forward(self, x, pairs=None):
             """(label logits, mask logits). `pairs` = (image indices, finding indices): only those masks,
@@ -163,12 +174,13 @@ def build(modality: str, width: int = 16, size: int = BASE_SIZE):
             b = self.e2(self.pool(a))
             c = self.e3(self.pool(b))
             d = self.e4(self.pool(c))
-            logits = self.cls(torch.cat([side_pool(d), side_pool(c)], 1))
             u = self.d3(torch.cat([self.up(d), c], 1))
             u = self.d2(torch.cat([self.up(u), b], 1))
             u = self.d1(torch.cat([self.up(u), a], 1))
             if self.patch > 1:
                 u = torch.cat([u, e], 1)
+            pooled = [side_pool(d), side_pool(c)] + ([side_pool(u)] if self.readout == "encoder+decoder" else [])
+            logits = self.cls(torch.cat(pooled, 1))
             if pairs is None:
                 return logits, F.pixel_shuffle(self.seg(u), self.patch)
             images, findings = pairs
@@ -271,7 +283,7 @@ def loss_fn(model, x, y, m):
 
 def train(modality: str = "cxr", size: int = 64, count: int = 24000, epochs: int = 8, batch: int = 32,
           lr: float = 2e-3, width: int = 16, workers: int = 2, threads: int = 2, out: str | None = None,
-          seed0: int = TRAIN_SEED0, bf16: bool = True, log_every: int = 100):
+          seed0: int = TRAIN_SEED0, bf16: bool = True, log_every: int = 100, readout: str = "encoder+decoder"):
     import torch
 
     from ..precision import autocast, training_dtype
@@ -280,7 +292,7 @@ def train(modality: str = "cxr", size: int = 64, count: int = 24000, epochs: int
     torch.manual_seed(0)
     precision = training_dtype("cpu", bf16)  # bf16 only where native: emulated bf16 is slower than fp32
     data = render_set(modality, size, seed0, count, workers)
-    model = build(modality, width, size)
+    model = build(modality, width, size, readout)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * (count // batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
@@ -397,8 +409,8 @@ def save(model, size: int, path: str, figures: dict | None = None) -> None:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(p))
-    meta = {"modality": model.modality, "size": size, "width": model.width, "labels": model.labels,
-            "findings": model.keys, "train": getattr(model, "train_info", {})}
+    meta = {"modality": model.modality, "size": size, "width": model.width, "readout": model.readout,
+            "labels": model.labels, "findings": model.keys, "train": getattr(model, "train_info", {})}
     old = p.with_suffix(".json")
     if figures is None and old.exists():
         figures = json.loads(old.read_text()).get("heldout")
@@ -413,7 +425,7 @@ def load(path: str):
 
     p = Path(path)
     meta = json.loads(p.with_suffix(".json").read_text())
-    model = build(meta["modality"], meta["width"], meta["size"])
+    model = build(meta["modality"], meta["width"], meta["size"], meta.get("readout", "encoder"))
     if model.labels != meta["labels"]:
         raise ValueError(f"{p.name}: its labels do not match this vocabulary; retrain the reader")
     model.load_state_dict(load_file(str(p)))

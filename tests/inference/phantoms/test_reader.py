@@ -54,12 +54,41 @@ def test_a_larger_reader_keeps_the_64_px_unet_and_answers_at_full_resolution():
     # the U-Net itself is the 64 px one: its encoder and decoder weights have the same shapes
     small = reader.build("cxr", width=8, size=64).state_dict()
     big = model.state_dict()
-    assert all(big[k].shape == v.shape for k, v in small.items() if not k.startswith(("e1.0.", "seg.")))
+    assert all(big[k].shape == v.shape for k, v in small.items() if not k.startswith(("e1.0.", "seg.", "cls.0.")))
     ct = reader.build("ct", width=8, size=128)
     assert ct(torch.zeros(1, 1, 128, 128))[1].shape == (1, len(reader.finding_keys("ct")), 128, 128)
     for bad in (32, 96, 192):
         with pytest.raises(ValueError, match="64 times a power of two"):
             reader.build("cxr", size=bad)
+
+
+@pytest.mark.parametrize("size", [64, 256])
+def test_the_decoder_readout_feeds_the_labels_and_the_encoder_readout_does_not(size):
+    """Labels read from the decoder's full-resolution output as well as the encoder's deepest levels; a reader
+    saved before that (readout "encoder") keeps its own label path."""
+    torch.manual_seed(0)
+    x = torch.rand(1, 1, size, size)
+    for readout, moves in (("encoder+decoder", True), ("encoder", False)):
+        model = reader.build("ct", width=8, size=size, readout=readout).eval()
+        with torch.no_grad():
+            before = model(x)[0]
+            model.d1[3].weight.mul_(3.0)  # the decoder's last convolution
+            after = model(x)[0]
+        assert (not torch.allclose(before, after)) is moves
+    with pytest.raises(ValueError, match="readout 'pixels'"):
+        reader.build("ct", readout="pixels")
+
+
+def test_a_reader_card_without_a_readout_loads_as_an_encoder_reader(tmp_path):
+    model = reader.build("cxr", width=8, readout="encoder")
+    path = tmp_path / "r.safetensors"
+    reader.save(model, 64, str(path))
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["readout"] == "encoder"
+    del card["readout"]  # as the cards of readers trained before the decoder readout
+    path.with_suffix(".json").write_text(json.dumps(card))
+    loaded, _ = reader.load(str(path))
+    assert loaded.readout == "encoder"
 
 
 def test_a_pixel_in_a_patch_reaches_its_own_mask_pixel():
