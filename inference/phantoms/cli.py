@@ -241,9 +241,9 @@ def main(argv=None) -> int:
     c.add_argument("--grid", help="also write the picture grid PNG to this path")
     c.add_argument("--seeds", type=int, default=8)
     cs = sub.add_parser("conspicuity", help="how far each chest finding stands out from the anatomy around it")
-    cs.add_argument("--size", type=int, default=256)
+    cs.add_argument("--size", type=int, help="image size (default 256)")
     cs.add_argument("--seeds", type=int, default=8)
-    cs.add_argument("--severity", default="moderate", choices=SEVERITIES)
+    cs.add_argument("--severity", choices=SEVERITIES, help="(default moderate)")
     cs.add_argument("--finding", action="append", help="a chest radiograph finding key (default: all)")
     cs.add_argument("--against-real", action="store_true",
                     help="compare the local contrast of nodules on the real film (pydicom-data) and the phantom's")

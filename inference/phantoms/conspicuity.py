@@ -119,16 +119,23 @@ def measure(key: str, *, size: int = 256, seeds: int = 8, severity: str = "moder
 
 
 def main(args) -> int:
+    if args.against_real:
+        # the comparison is fixed: the real film's nodules against moderate and severe phantom nodules, 512 px
+        given = [flag for flag, value in (("--finding", args.finding), ("--size", args.size),
+                                          ("--severity", args.severity)) if value is not None]
+        if given:
+            raise ConditionError(f"--against-real compares 512 px films of moderate and severe nodules; it takes "
+                                 f"--seeds only, not {', '.join(given)}")
+        return against_real(args.seeds)
+    size, severity = args.size or 256, args.severity or "moderate"
     keys = args.finding or [k for k, v in FINDINGS.items() if "cxr" in v.modalities]
     for key in keys:  # every name checked before any work
         check_key(key)
-    if args.against_real:
-        return against_real(args.seeds)
-    print(f"chest radiograph PA, {args.size} px, severity {args.severity}, median over {args.seeds} patients "
+    print(f"chest radiograph PA, {size} px, severity {severity}, median over {args.seeds} patients "
           f"(seeds from {SEED0}); signal and clutter in 12-bit levels")
     print(f"{'finding':22s} {'mask px':>8s} {'signal':>8s} {'clutter':>8s} {'ratio':>7s}")
     for key in keys:
-        r = measure(key, size=args.size, seeds=args.seeds, severity=args.severity)
+        r = measure(key, size=size, seeds=args.seeds, severity=severity)
         print(f"{key:22s} {r['mask_px']:8d} {r['signal']:8.1f} {r['clutter']:8.1f} {r['ratio']:7.3f}")
     return 0
 

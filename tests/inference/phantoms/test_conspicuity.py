@@ -67,3 +67,6 @@ def test_against_real_compares_the_films_metastases_with_phantom_nodules(capsys)
     assert len(phantom) == 1 and np.isfinite(phantom[0])
     assert cli(["conspicuity", "--against-real", "--seeds", "0"]) == 2
     assert "seeds 0" in capsys.readouterr().err
+    # its comparison is fixed: options it would ignore are refused, not dropped silently
+    assert cli(["conspicuity", "--against-real", "--size", "64", "--finding", "mass"]) == 2
+    assert "takes --seeds only, not --finding, --size" in capsys.readouterr().err
