@@ -24,7 +24,7 @@ import numpy as np
 from ..conditions import ConditionError, Conditions, Finding
 from ..vocabulary import FINDINGS, SEVERITIES, VIEWS
 from .api import check_size
-from .reader import READOUTS
+from .reader import DEFAULT_READOUT, READOUTS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -254,7 +254,7 @@ def main(argv=None) -> int:
     rd.add_argument("--count", type=int, help="images to train on (train) or to score (eval)")
     rd.add_argument("--epochs", type=int, default=8)
     rd.add_argument("--width", type=int, default=16)
-    rd.add_argument("--readout", default="encoder+decoder", choices=READOUTS,
+    rd.add_argument("--readout", default=DEFAULT_READOUT, choices=READOUTS,
                     help="features the labels are read from (train; encoder: as the readers shipped before)")
     rd.add_argument("--workers", type=int, default=2, help="processes rendering phantoms")
     rd.add_argument("--threads", type=int, default=2, help="torch threads for training")

@@ -105,12 +105,11 @@ def masks_for(masks: dict, conditions: Conditions, modality: str, size: int) -> 
 
 
 BASE_SIZE = 64  # the U-Net works at this size; larger inputs enter through a patch embedding
+READOUTS = ("encoder", "encoder+decoder")  # where labels are read from; cards without one are "encoder"
+DEFAULT_READOUT = "encoder+decoder"
 
 
-READOUTS = ("encoder", "encoder+decoder")
-
-
-def build(modality: str, width: int = 16, size: int = BASE_SIZE, readout: str = "encoder+decoder"):
+def build(modality: str, width: int = 16, size: int = BASE_SIZE, readout: str = DEFAULT_READOUT):
     """A 4-level U-Net: segmentation from the decoder, labels from side-pooled features: the encoder's
     deepest two levels, and with `readout="encoder+decoder"` also the decoder's full-resolution output, where
     a finding of a few pixels (a nodule, a clot) is still a few cells rather than a fraction of one. Readers
@@ -132,6 +131,7 @@ def build(modality: str, width: int = 16, size: int = BASE_SIZE, readout: str = 
     patch = size // BASE_SIZE
     if readout not in READOUTS:
         raise ValueError(f"reader readout {readout!r} must be one of {READOUTS}")
+    reads_decoder = readout == "encoder+decoder"
 
     def block(a, b):
         return nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.GroupNorm(8, b), nn.SiLU(),
@@ -163,7 +163,7 @@ def build(modality: str, width: int = 16, size: int = BASE_SIZE, readout: str = 
             # embedding, shuffled back to full resolution
             top = w + 2 * w if patch > 1 else w  # decoder output channels (with the patch embedding above 64 px)
             self.seg = nn.Conv2d(top, len(keys) * patch * patch, 1)
-            pooled = 8 * w + 4 * w + (top if readout == "encoder+decoder" else 0)
+            pooled = 8 * w + 4 * w + (top if reads_decoder else 0)
             self.cls = nn.Sequential(nn.Linear(6 * pooled, 256), nn.SiLU(), nn.Linear(256, len(names)))
 
         def forward(self, x, pairs=None):
@@ -179,7 +179,7 @@ def build(modality: str, width: int = 16, size: int = BASE_SIZE, readout: str = 
             u = self.d1(torch.cat([self.up(u), a], 1))
             if self.patch > 1:
                 u = torch.cat([u, e], 1)
-            pooled = [side_pool(d), side_pool(c)] + ([side_pool(u)] if self.readout == "encoder+decoder" else [])
+            pooled = [side_pool(d), side_pool(c)] + ([side_pool(u)] if reads_decoder else [])
             logits = self.cls(torch.cat(pooled, 1))
             if pairs is None:
                 return logits, F.pixel_shuffle(self.seg(u), self.patch)
@@ -216,7 +216,7 @@ class Batch:
         return image_from_pixels(self.pixels[index], self.modality)
 
     def masks(self, index=slice(None)) -> np.ndarray:
-        """(n, findings, size, size) uint8 target masks."""
+        """(n, findings, size, size) uint8 target masks; index (image, finding) gives one (size, size) mask."""
         return np.unpackbits(self.packed_masks[index], axis=-1)
 
 
@@ -283,7 +283,7 @@ def loss_fn(model, x, y, m):
 
 def train(modality: str = "cxr", size: int = 64, count: int = 24000, epochs: int = 8, batch: int = 32,
           lr: float = 2e-3, width: int = 16, workers: int = 2, threads: int = 2, out: str | None = None,
-          seed0: int = TRAIN_SEED0, bf16: bool = True, log_every: int = 100, readout: str = "encoder+decoder"):
+          seed0: int = TRAIN_SEED0, bf16: bool = True, log_every: int = 100, readout: str = DEFAULT_READOUT):
     import torch
 
     from ..precision import autocast, training_dtype
@@ -373,7 +373,7 @@ def score(model, data: Batch) -> dict:
         ki = keys.index(k)
         dices, small = [], []
         for n in np.nonzero(present)[0]:
-            t = data.masks(n)[ki] > 0
+            t = data.masks((n, ki)) > 0  # unpack this finding's mask only
             if t.sum() == 0:
                 continue
             (dices if t.sum() >= MIN_DICE_PIXELS else small).append(dice(pred_masks[n, ki], t))
