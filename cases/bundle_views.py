@@ -10,13 +10,15 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from simulator.accounts.access import case_get_for_user, require_role_for
+from simulator.body_limit import BODY_OVER_LIMIT
 
 from .bundles import (MAX_BUNDLE_BYTES, BundleError, build_bundle, bundle_filename, bundle_version,
                       import_bundle)
 from .kg_services import kg_version
 
-# Multipart overhead on top of the zip itself; a request larger than this is refused before it is read.
-_REQUEST_SLACK = 64 * 1024
+# The zip plus multipart overhead: a larger request is refused before it is read (by its Content-Length, or
+# for a chunked upload by simulator/body_limit.py, which stops keeping its bytes at this size).
+MAX_REQUEST_BYTES = MAX_BUNDLE_BYTES + 64 * 1024
 
 
 class BundleUploadForm(forms.Form):
@@ -41,7 +43,7 @@ def case_export(request, case_id: int):
 @require_http_methods(["GET", "POST"])
 def case_import(request):
     require_role_for(request.user, "case.create")
-    if request.method == "POST" and _content_length(request) > MAX_BUNDLE_BYTES + _REQUEST_SLACK:
+    if request.method == "POST" and _over_limit(request):
         limit = MAX_BUNDLE_BYTES // (1024 * 1024)
         problems = [f"The upload is larger than {limit} MiB; nothing was imported."]
         return render(request, "cases/case_import.html", {"form": BundleUploadForm(), "problems": problems},
@@ -49,11 +51,13 @@ def case_import(request):
     return _case_import(request)
 
 
-def _content_length(request) -> int:
+def _over_limit(request) -> bool:
+    if getattr(request, "scope", {}).get(BODY_OVER_LIMIT):  # a chunked upload past the cap (ASGI only)
+        return True
     try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
+        return int(request.META.get("CONTENT_LENGTH") or 0) > MAX_REQUEST_BYTES
     except ValueError:
-        return 0
+        return False
 
 
 @csrf_protect

@@ -1,7 +1,7 @@
 """ASGI entry point: HTTP through Django, websockets through the Channels router.
 
-Websockets are wrapped in AuthMiddlewareStack (session user in scope) inside
-AllowedHostsOriginValidator (no cross-site sockets)."""
+HTTP bodies of bundle uploads are capped as they arrive (simulator/body_limit.py). Websockets are wrapped
+in AuthMiddlewareStack (session user in scope) inside AllowedHostsOriginValidator (no cross-site sockets)."""
 
 import os
 
@@ -16,12 +16,15 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from simulator.body_limit import BodySizeLimit, bundle_import_limits  # noqa: E402
 from simulator.routing import websocket_urlpatterns  # noqa: E402
 
 if settings.SERVE_STATIC:
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
     django_http = ASGIStaticFilesHandler(django_http)
+# outermost: caps the body of bundle uploads that come without a Content-Length
+django_http = BodySizeLimit(django_http, bundle_import_limits)
 
 application = ProtocolTypeRouter(
     {

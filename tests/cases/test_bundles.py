@@ -466,6 +466,64 @@ def test_import_refuses_an_oversized_request_before_reading_it(world, client):
     assert response.status_code == 413 and "larger than 10 MiB" in response.content.decode()
 
 
+def _asgi_upload(user, body: bytes, chunk: int) -> tuple[int, str]:
+    """POST `body` to the import page through the project's ASGI application as a chunked upload (no
+    Content-Length), logged in as `user`, with a valid CSRF token; returns (status, page)."""
+    from asgiref.sync import async_to_sync
+    from asgiref.testing import ApplicationCommunicator
+    from django.test import Client
+    from django.test.client import BOUNDARY, encode_multipart
+
+    from simulator.asgi import application
+
+    session = Client()
+    session.force_login(user)
+    secret = "c" * 32  # an unmasked CSRF secret is accepted as cookie and as form token
+    form = encode_multipart(BOUNDARY, {"csrfmiddlewaretoken": secret, "bundle": io.BytesIO(body)})
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/cases/import/", "raw_path": b"/cases/import/", "query_string": b"", "root_path": "",
+        "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", f"multipart/form-data; boundary={BOUNDARY}".encode()),
+            (b"transfer-encoding", b"chunked"),
+            (b"cookie", f"sessionid={session.cookies['sessionid'].value}; csrftoken={secret}".encode()),
+        ],
+    }
+
+    async def run():
+        app = ApplicationCommunicator(application, scope)
+        for start in range(0, len(form), chunk):
+            await app.send_input({"type": "http.request", "body": form[start:start + chunk],
+                                  "more_body": start + chunk < len(form)})
+        head = await app.receive_output(30)
+        page = b""
+        while True:
+            message = await app.receive_output(30)
+            page += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        await app.wait(5)
+        return head["status"], page.decode()
+
+    return async_to_sync(run)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_refuses_an_oversized_chunked_upload_that_declares_no_size(world):
+    before = Case.objects.count()
+    status, page = _asgi_upload(world.emil, b"\0" * (bundles.MAX_BUNDLE_BYTES + 200 * 1024), chunk=1024 * 1024)
+    assert status == 413 and "larger than 10 MiB" in page and Case.objects.count() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_upload_under_the_cap_imports_as_usual(world):
+    before = Case.objects.count()
+    status, page = _asgi_upload(world.emil, _bundle(), chunk=1000)
+    assert status == 302 and Case.objects.count() == before + 1, page
+
+
 @pytest.mark.django_db
 def test_export_and_import_permissions(world, client):
     url = f"/cases/{world.case.pk}/export/"
