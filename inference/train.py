@@ -256,6 +256,7 @@ def train(
     log = open(run_dir / "log.jsonl", "a")  # noqa: SIM115 (closed in the finally below)
     model.train()
     bar = tqdm(total=cfg.max_steps, initial=step, disable=not progress, dynamic_ncols=True)
+    start_step = step
     try:
         for batch in loader:
             if step >= cfg.max_steps or time.monotonic() > deadline:
@@ -287,16 +288,13 @@ def train(
             bar.update(1)
             if not math.isfinite(loss.item()):
                 raise FloatingPointError(f"loss is {loss.item()} at step {step}")
-            if step % cfg.log_every == 0 or step == 1:
+            first_of_invocation = step == start_step + 1  # the summary splits invocations here
+            if step % cfg.log_every == 0 or first_of_invocation:
                 bar.set_postfix(loss=f"{loss.item():.4f}")
+                row = {"step": step, "loss": loss.item(), "grad_norm": float(grad_norm), "time": time.time()}
                 log.write(
                     json.dumps(
-                        {
-                            "step": step,
-                            "loss": loss.item(),
-                            "grad_norm": float(grad_norm),
-                            "time": time.time(),
-                        }
+                        {**row, "first_of_invocation": True} if first_of_invocation else row
                     )
                     + "\n"
                 )
@@ -380,7 +378,8 @@ def summarise(run_dir: str | Path, *, window: int = 250) -> list[str]:
         return ["no steps logged"]
     runs, current = [], [rows[0]]
     for row in rows[1:]:
-        if row["step"] < current[-1]["step"]:  # a resume went back to its checkpoint
+        # a resume marks its first row; older logs show it only when the resume went back to its checkpoint
+        if row.get("first_of_invocation") or row["step"] < current[-1]["step"]:
             runs.append(current)
             current = []
         current.append(row)

@@ -60,6 +60,11 @@ def test_train_checkpoints_and_resumes_exactly(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     # and training moved the EMA away from the initialisation
     assert any(not torch.equal(a[k], _weights(half)[k]) for k in a)
+    # the resume went on from its checkpoint's step, not back: the summary still tells the invocations apart
+    from inference.train import summarise
+
+    invocations = [line.split(" in ")[0] for line in summarise(tmp_path / "split")[:-1]]
+    assert invocations == ["invocation 1: steps 1-2", "invocation 2: steps 3-4"]
 
 
 def test_masks_are_fed_with_probability():
