@@ -292,12 +292,9 @@ def train(
             if step % cfg.log_every == 0 or first_of_invocation:
                 bar.set_postfix(loss=f"{loss.item():.4f}")
                 row = {"step": step, "loss": loss.item(), "grad_norm": float(grad_norm), "time": time.time()}
-                log.write(
-                    json.dumps(
-                        {**row, "first_of_invocation": True} if first_of_invocation else row
-                    )
-                    + "\n"
-                )
+                if first_of_invocation:
+                    row["first_of_invocation"] = True
+                log.write(json.dumps(row) + "\n")
                 log.flush()
             if step % cfg.checkpoint_every == 0:
                 checkpoint(step)
