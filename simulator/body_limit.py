@@ -2,7 +2,8 @@
 
 Django's ASGI handler reads the whole body (spooling it to disk past 2.5 MiB) before any view runs, so a view
 can refuse an oversized upload early only when the client declares its size. A chunked upload has no
-Content-Length. This middleware reads the body of capped paths itself, keeping at most the cap in memory.
+Content-Length. This middleware reads the body of capped paths itself, keeping at most the cap in memory
+(a body that declares a larger size is not read at all).
 Past the cap it stops keeping bytes and hands Django an empty body, with `scope["body_over_limit"]` set to
 the cap; the view answers with its own error page, and the rest of the upload is read and dropped, never
 stored. Under the cap it hands Django the body with its size declared (Django's form parser reads a body
@@ -33,24 +34,27 @@ class BodySizeLimit:
         limit = self._limit_for(scope)
         if limit is None:
             return await self.app(scope, receive, send)
+        declared = _declared_length(scope)
         kept, size = [], 0
-        while True:
+        while declared is None or declared <= limit:  # a declared oversized body is not read at all
             message = await receive()
             if message["type"] == "http.disconnect":
                 return  # the client went away before its body was complete: nothing to answer
             size += len(message.get("body", b""))
             if size > limit:
-                scope = {**scope, BODY_OVER_LIMIT: limit}
-                kept = [{"type": "http.request", "body": b"", "more_body": False}]
-                over = True
                 break
             kept.append(message)
             if not message.get("more_body", False):
-                over = False
-                if not any(name.lower() == b"content-length" for name, _ in scope.get("headers", ())):
+                if declared is None:
                     # the whole body is here: declare its size, or Django parses a chunked form as empty
                     scope = {**scope, "headers": [*scope["headers"], (b"content-length", str(size).encode())]}
                 break
+        else:
+            size = declared
+        over = size > limit
+        if over:
+            scope = {**scope, BODY_OVER_LIMIT: limit}
+            kept = [{"type": "http.request", "body": b"", "more_body": False}]
 
         async def replay():
             if kept:
@@ -61,6 +65,16 @@ class BodySizeLimit:
                     return message
 
         await self.app(scope, replay, send)
+
+
+def _declared_length(scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 def bundle_import_limits() -> dict[str, int]:

@@ -466,9 +466,10 @@ def test_import_refuses_an_oversized_request_before_reading_it(world, client):
     assert response.status_code == 413 and "larger than 10 MiB" in response.content.decode()
 
 
-def _asgi_upload(user, body: bytes, chunk: int) -> tuple[int, str]:
+def _asgi_upload(user, body: bytes, chunk: int, declare: int | None = None) -> tuple[int, str]:
     """POST `body` to the import page through the project's ASGI application as a chunked upload (no
-    Content-Length), logged in as `user`, with a valid CSRF token; returns (status, page)."""
+    Content-Length, or `declare` as one, in which case no body is sent: the answer must come without it),
+    logged in as `user`, with a valid CSRF token; returns (status, page)."""
     from asgiref.sync import async_to_sync
     from asgiref.testing import ApplicationCommunicator
     from django.test import Client
@@ -487,14 +488,14 @@ def _asgi_upload(user, body: bytes, chunk: int) -> tuple[int, str]:
         "headers": [
             (b"host", b"testserver"),
             (b"content-type", f"multipart/form-data; boundary={BOUNDARY}".encode()),
-            (b"transfer-encoding", b"chunked"),
+            (b"content-length", str(declare).encode()) if declare else (b"transfer-encoding", b"chunked"),
             (b"cookie", f"sessionid={session.cookies['sessionid'].value}; csrftoken={secret}".encode()),
         ],
     }
 
     async def run():
         app = ApplicationCommunicator(application, scope)
-        for start in range(0, len(form), chunk):
+        for start in range(0, 0 if declare else len(form), chunk):
             await app.send_input({"type": "http.request", "body": form[start:start + chunk],
                                   "more_body": start + chunk < len(form)})
         head = await app.receive_output(30)
@@ -515,6 +516,12 @@ def test_import_refuses_an_oversized_chunked_upload_that_declares_no_size(world)
     before = Case.objects.count()
     status, page = _asgi_upload(world.emil, b"\0" * (bundles.MAX_BUNDLE_BYTES + 200 * 1024), chunk=1024 * 1024)
     assert status == 413 and "larger than 10 MiB" in page and Case.objects.count() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_declaring_an_oversized_body_is_refused_without_reading_it(world):
+    status, page = _asgi_upload(world.emil, b"", chunk=1, declare=bundles.MAX_BUNDLE_BYTES + 200 * 1024)
+    assert status == 413 and "larger than 10 MiB" in page
 
 
 @pytest.mark.django_db(transaction=True)
