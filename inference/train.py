@@ -36,6 +36,7 @@ from .precision import autocast, training_dtype
 from .sampler import NoiseSchedule
 
 MAX_EXPORT_BYTES = 16 * 1024 * 1024
+LR_SCHEDULES = ("constant", "cosine")
 from .weights_info import WEIGHTS_DIR  # noqa: E402
 
 
@@ -51,6 +52,10 @@ class TrainConfig:
     lr: float = 3e-4
     weight_decay: float = 0.0
     warmup_steps: int = 100
+    # "constant" after warm-up, or "cosine": from lr down to min_lr at max_steps (set max_steps to the steps the
+    # time budget allows, or the run stops before the decay ends)
+    lr_schedule: str = "constant"
+    min_lr: float = 0.0
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     max_steps: int = 100_000
@@ -83,6 +88,20 @@ class TrainConfig:
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"unknown lr_schedule {self.lr_schedule!r} (known: {', '.join(LR_SCHEDULES)})")
+        if not 0.0 <= self.min_lr <= self.lr:
+            raise ValueError(f"min_lr {self.min_lr} must lie between 0 and lr ({self.lr})")
+
+    def learning_rate(self, step: int) -> float:
+        """The learning rate of the step that follows `step` completed steps."""
+        warm = min(1.0, (step + 1) / max(1, self.warmup_steps))
+        if self.lr_schedule == "constant" or step < self.warmup_steps:
+            return self.lr * warm
+        progress = min(1.0, (step - self.warmup_steps) / max(1, self.max_steps - self.warmup_steps))
+        return self.min_lr + (self.lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     def model_config(self) -> DiTConfig:
         overrides = dict(self.model)
@@ -271,7 +290,7 @@ def train(
             x_t = schedule.add_noise(x0, noise, t)
             target = schedule.target(x0, noise, t)
             for group in optimizer.param_groups:
-                group["lr"] = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+                group["lr"] = cfg.learning_rate(step)
             with autocast(device, precision):
                 out = model(x_t, t, cond)  # condition dropout happens inside (model.train())
             if cfg.finding_loss_weight != 1.0:
@@ -291,7 +310,8 @@ def train(
             first_of_invocation = step == start_step + 1  # the summary splits invocations here
             if step % cfg.log_every == 0 or first_of_invocation:
                 bar.set_postfix(loss=f"{loss.item():.4f}")
-                row = {"step": step, "loss": loss.item(), "grad_norm": float(grad_norm), "time": time.time()}
+                row = {"step": step, "loss": loss.item(), "grad_norm": float(grad_norm),
+                       "lr": optimizer.param_groups[0]["lr"], "time": time.time()}
                 if first_of_invocation:
                     row["first_of_invocation"] = True
                 log.write(json.dumps(row) + "\n")

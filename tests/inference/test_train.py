@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from pathlib import Path
+
 import pytest
 import torch
 from tests.inference.dit_testutils import FakeTextEncoder, synthetic_source
@@ -123,9 +125,34 @@ def test_unknown_config_fields_are_rejected():
         TrainConfig(model={"preset": "dit-huge"}).model_config()
 
 
-def test_shipped_config_parses():
-    from pathlib import Path
+def test_cosine_schedule_warms_up_then_decays_to_min_lr():
+    cfg = TrainConfig(lr=2e-4, min_lr=2e-5, warmup_steps=10, max_steps=110, lr_schedule="cosine")
+    assert cfg.learning_rate(0) == pytest.approx(2e-5)  # first warm-up step: lr / warmup_steps
+    assert cfg.learning_rate(10) == pytest.approx(2e-4)
+    assert cfg.learning_rate(60) == pytest.approx((2e-4 + 2e-5) / 2)  # half-way down the cosine
+    assert cfg.learning_rate(110) == pytest.approx(2e-5) == cfg.learning_rate(500)
+    rates = [cfg.learning_rate(s) for s in range(10, 111)]
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+    constant = TrainConfig(lr=2e-4, warmup_steps=10, max_steps=110)
+    assert constant.learning_rate(60) == constant.learning_rate(110) == pytest.approx(2e-4)
 
+
+def test_the_logged_learning_rate_follows_the_schedule(tmp_path):
+    cfg = _cfg(tmp_path, "cosine", max_steps=6, lr_schedule="cosine", min_lr=1e-5)
+    train(cfg, data_source=synthetic_source, text_encoder=FakeTextEncoder(), progress=False)
+    log = [json.loads(line) for line in (tmp_path / "cosine" / "log.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in log] == pytest.approx([cfg.learning_rate(r["step"] - 1) for r in log])
+    assert log[-1]["lr"] < log[1]["lr"]
+
+
+def test_bad_schedules_are_rejected():
+    with pytest.raises(ValueError, match="unknown lr_schedule 'linear'"):
+        TrainConfig(lr_schedule="linear")
+    with pytest.raises(ValueError, match="min_lr 0.01 must lie between 0 and lr"):
+        TrainConfig(lr=1e-3, min_lr=1e-2)
+
+
+def test_shipped_config_parses():
     cfg = TrainConfig.load(Path(train_module.__file__).parent / "configs" / "cxr-64-cpu.json")
     model_cfg = cfg.model_config()
     assert model_cfg.prediction_type == "v_prediction" and model_cfg.beta_schedule == "squaredcos_cap_v2"
@@ -183,13 +210,16 @@ def test_warm_start_from_exported_weights(tmp_path):
         train(other, data_source=synthetic_source, text_encoder=text, progress=False)
 
 
-@pytest.mark.parametrize("name", ["cxr-64-cpu.json", "cxr-64-cpu-shared.json", "cxr-64-cpu-continue.json",
-                                  "cxr-256-gpu.json"])
-def test_every_shipped_config_parses(name):
-    from pathlib import Path
+# measured beside the shipped recipe, never shippable at this width (DECISIONS.md: pooled text, not cross-attention)
+OVER_THE_LIMIT = {"cxr-64-text-cross.json"}
+RECIPES = sorted(p.name for p in (Path(train_module.__file__).parent / "configs").glob("*.json"))
 
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_every_shipped_config_parses(name):
     from inference.models import DiT, count_parameters
 
     cfg = TrainConfig.load(Path(train_module.__file__).parent / "configs" / name)
-    # every recipe must export under the 16 MiB weights limit (float16: 2 bytes per parameter)
-    assert 2 * count_parameters(DiT(cfg.model_config())) < train_module.MAX_EXPORT_BYTES
+    # every recipe that could ship must export under the 16 MiB weights limit (float16: 2 bytes per parameter)
+    fits = 2 * count_parameters(DiT(cfg.model_config())) < train_module.MAX_EXPORT_BYTES
+    assert fits != (name in OVER_THE_LIMIT)
