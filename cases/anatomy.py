@@ -18,13 +18,23 @@ LUNG_MARGIN_PX = 4  # a lesion may touch the lung edge (the painter's brush is n
 MIN_INSIDE_FRACTION = 0.9
 
 
+def painter_slice(*, modality: str, sex: str, age_band: str, seed: int) -> int | None:
+    """The CT slice the mask painter shows and its masks are drawn on: the one through the patient's widest
+    lungs, where most lung findings show (the apex, slice 0, shows almost none). None for other modalities."""
+    if modality != "ct":
+        return None
+    from inference.phantoms.ct import widest_lung_slice
+
+    return widest_lung_slice(seed, sex, age_band)
+
+
 @lru_cache(maxsize=32)
 def study_anatomy(*, modality: str, view: str, sex: str, age_band: str, seed: int):
     """A render of the patient with no findings at the mask size: (pixels, lungs mask or None).
     Cached: every autosave of a draft with a lung-lesion mask asks for the same render. Read-only arrays."""
     from inference.phantoms import render
 
-    slice_index = 0 if modality == "ct" else None
+    slice_index = painter_slice(modality=modality, sex=sex, age_band=age_band, seed=seed)
     frame_index = 0 if modality == "lap" else None
     sample = render(Conditions(modality=modality, view=view, sex=sex, age_band=age_band,
                                slice_index=slice_index, frame_index=frame_index), seed=seed, size=MASK_SIZE)
@@ -59,8 +69,14 @@ def mask_problems(*, modality: str, view: str, sex: str, age_band: str, seed: in
     return problems
 
 
-def anatomy_pixels_header(pixels: np.ndarray) -> dict:
-    return {"X-Width": str(pixels.shape[1]), "X-Height": str(pixels.shape[0]), "X-Dtype": str(pixels.dtype)}
+def anatomy_pixels_header(pixels: np.ndarray, slice_index: int | None = None) -> dict:
+    headers = {"X-Width": str(pixels.shape[1]), "X-Height": str(pixels.shape[0]), "X-Dtype": str(pixels.dtype)}
+    if slice_index is not None:  # which CT slice the painter shows: its caption says so
+        from inference.phantoms.ct import N_SLICES, slice_z
+
+        headers.update({"X-Slice": str(slice_index), "X-Slices": str(N_SLICES),
+                        "X-Slice-Z-Mm": f"{slice_z(slice_index):g}"})
+    return headers
 
 
 def typical_mask(*, modality: str, view: str, sex: str, age_band: str, seed: int, key: str, laterality: str,
@@ -77,7 +93,7 @@ def typical_mask(*, modality: str, view: str, sex: str, age_band: str, seed: int
         raise ConditionError(f"{modality} studies have no mask painter")
     finding = Finding(key=key, laterality=laterality, location=location, severity=severity, size_mm=size_mm)
     conditions = Conditions(modality=modality, view=view, sex=sex, age_band=age_band, findings=(finding,),
-                            slice_index=0 if modality == "ct" else None)
+                            slice_index=painter_slice(modality=modality, sex=sex, age_band=age_band, seed=seed))
     # validates the finding: a clear ConditionError
     mask = typical_placement(conditions, seed=seed, size=MASK_SIZE).masks.get(f"{key}:{laterality}")
     if mask is None:

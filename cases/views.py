@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from inference.conditions import ConditionError, mask_to_png_b64
 from simulator.accounts.access import case_get_for_user, require_role_for
 
-from .anatomy import anatomy_pixels_header, study_anatomy, typical_mask
+from .anatomy import anatomy_pixels_header, painter_slice, study_anatomy, typical_mask
 from .forms import FINDING_ROWS, CaseFilterForm, CaseForm, PublishForm, TypicalMaskForm
 from .kg_services import kg_version, version_warnings
 from .models import Study
@@ -109,12 +109,12 @@ def study_anatomy_pixels(request, case_id: int, study_id: int):
     """The case patient's anatomy (no findings) as raw samples: the mask painter's background."""
     study = _editable_study(request, case_id, study_id)
     version = study.version
-    pixels, _ = study_anatomy(modality=study.modality, view=study.view, sex=version.patient_sex,
-                              age_band=version.age_band, seed=study.seed)
+    patient = dict(modality=study.modality, sex=version.patient_sex, age_band=version.age_band, seed=study.seed)
+    pixels, _ = study_anatomy(view=study.view, **patient)
     pixels = np.ascontiguousarray(pixels)
     response = HttpResponse(pixels.astype(pixels.dtype.newbyteorder("<")).tobytes(),
                             content_type="application/octet-stream")
-    for name, value in anatomy_pixels_header(pixels).items():
+    for name, value in anatomy_pixels_header(pixels, painter_slice(**patient)).items():
         response[name] = value
     return response
 

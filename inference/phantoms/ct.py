@@ -70,6 +70,14 @@ def _slice_weights(voxel: float) -> np.ndarray:
     return W
 
 
+def widest_lung_slice(seed: int, sex: str, age_band: str) -> int:
+    """The slice through the largest cross-section of this patient's lungs (about the hila): the one slice
+    where most lung findings can be shown, so the CT mask painter draws over it."""
+    body = get_body(seed, sex, age_band, 6.0)
+    lungs = label_set(L.RUL, L.RML, L.RLL, L.LUL, L.LLL)[body.labels]
+    return int(np.argmax(_slice_weights(body.grid.voxel) @ lungs.sum(axis=(1, 2))))
+
+
 def _best_slice(body, app, findings, seed: int) -> int:
     """The slice that shows the most findings (then the most of them), nearest the first one's centre."""
     g = body.grid

@@ -161,7 +161,19 @@
     $("[name=slice_count]").closest("label").hidden = modality.value !== "ct";
     $("[name=frame_count]").closest("label").hidden = modality.value !== "lap";
   }
-  modality.addEventListener("change", syncViews);
+  // a study title the educator has not changed follows the modality and view ("Chest X-ray PA" -> "CT chest")
+  const studyTitle = $("[name=study_title]");
+  function defaultTitle() {
+    return { cxr: "Chest X-ray " + view.value, ct: "CT chest", lap: "Laparoscopy" }[modality.value] || "";
+  }
+  let shownDefault = defaultTitle();
+  function syncTitle() {
+    const next = defaultTitle();
+    if (!studyTitle.value.trim() || studyTitle.value === shownDefault) studyTitle.value = next;
+    shownDefault = next;
+  }
+  modality.addEventListener("change", function () { syncViews(); syncTitle(); });
+  view.addEventListener("change", syncTitle);
   syncViews();
 
   // suggestions from the diagnosis: shown as checkboxes, applied only when the educator says so

@@ -12,6 +12,7 @@
   const host = document.getElementById("painter-host");
   const statusEl = document.getElementById("mask-status");
   const typicalBtn = document.getElementById("mask-typical");
+  const caption = document.getElementById("mask-caption");
   const COLORS = [[255, 82, 82], [64, 196, 255], [255, 214, 0], [105, 240, 174]];
   const SIZE = 256;
   let painter = null;
@@ -61,6 +62,12 @@
     const dtype = response.headers.get("X-Dtype");
     const pixelData = dtype === "int16" ? new Int16Array(buffer) : new Uint16Array(buffer);
     const ct = dtype === "int16";
+    const slice = response.headers.get("X-Slice");
+    if (slice !== null && caption) {
+      caption.textContent = "over this patient's CT slice " + (Number(slice) + 1) + " of " +
+        response.headers.get("X-Slices") + " (z " + response.headers.get("X-Slice-Z-Mm") +
+        " mm, the widest lungs); masks are drawn on this slice";
+    }
     return { width: Number(response.headers.get("X-Width")), height: Number(response.headers.get("X-Height")),
              pixelData: pixelData, photometric: "MONOCHROME2",
              windowCenter: ct ? -600 : 2048, windowWidth: ct ? 1500 : 4096 };

@@ -107,3 +107,31 @@ def test_educator_builds_paints_previews_pins_and_publishes(live_app, new_page):
     page.wait_for_selector("text=published to Year 3 — Group A")
     assert page.locator(".badge-published").count() >= 1
     assert f"/cases/{case_id}/edit/" in page.url
+
+
+def test_a_ct_studys_masks_are_painted_over_the_slice_through_the_widest_lungs(live_app, new_page):
+    base, _ = live_app
+    page = new_page()
+    login(page, base, "educator")
+    page.goto(base + "/cases/new/")
+    page.fill("[name=title]", "Breathless on CT")
+    page.fill("[name=patient_age]", "66")
+    page.fill("[name=presenting_complaint]", "Breathless after surgery")
+    page.fill("[name=diagnosis]", "pleural eff")
+    page.click("#diagnosis-results li:has-text('Pleural effusion')")
+    assert page.input_value("[name=study_title]") == "Chest X-ray PA"
+    page.select_option("[name=study_modality]", "ct")
+    assert page.input_value("[name=study_view]") == "axial"
+    assert page.input_value("[name=study_title]") == "CT chest"  # the untouched default title follows
+    page.fill("[name=slice_count]", "40")
+    page.select_option("[name=finding_0_key]", "effusion")
+    page.select_option("[name=finding_0_laterality]", "left")
+    page.click("text=Save draft")
+    page.wait_for_selector("text=saved")
+    page.wait_for_selector("#mask-status:has-text('Paint with the brush')", timeout=60_000)
+    caption = page.inner_text("#mask-caption")
+    shown = int(re.search(r"CT slice (\d+) of 64", caption).group(1))
+    assert 10 < shown < 40, caption  # about the hila, not the apex (slice 1) the painter used to show
+    page.click("#mask-typical")
+    page.wait_for_selector("#mask-status:has-text('Typical placement of effusion:left')", timeout=60_000)
+    page.locator("#mask-panel").screenshot(path=str(SCREENSHOTS / "authoring-ct-masks.png"))

@@ -63,3 +63,37 @@ def test_anatomy_background_for_the_painter(world, client):
     assert client.get(url).status_code == 404
     client.force_login(world.sam)
     assert client.get(url).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_ct_painter_shows_the_slice_through_the_widest_lungs_and_places_findings_on_it(world, client):
+    from cases.services import StudyInput
+
+    ct = StudyInput(title="CT chest", modality="ct", view="axial", slice_count=40, prompt="axial CT of the chest",
+                    findings=[{"key": "atelectasis", "laterality": "left", "severity": "moderate"}],
+                    seed_policy="fixed", seed=STUDY_INPUT.seed)
+    version = case_create(author=world.elena, content=CASE_INPUT, studies=[ct])
+    study = version.studies.get()
+    client.force_login(world.elena)
+    response = client.get(f"/cases/{version.case.pk}/studies/{study.pk}/anatomy")
+    assert response.status_code == 200 and response["X-Dtype"] == "int16" and response["X-Slices"] == "64"
+    shown = int(response["X-Slice"])
+    hu = np.frombuffer(response.content, dtype="<i2").reshape(MASK_SIZE, MASK_SIZE)
+    _, lungs = study_anatomy(modality="ct", view="axial", sex=CASE_INPUT.patient_sex, age_band=version.age_band,
+                             seed=STUDY_INPUT.seed)
+    assert np.median(hu[lungs]) < -700  # the lungs mask is of the slice shown
+    # the slice through the widest lungs: more lung than the apex slice the painter used to show, or any other
+    from inference.conditions import Conditions
+    from inference.phantoms import render
+
+    def lung_pixels(index):
+        sample = render(Conditions(modality="ct", view="axial", sex=CASE_INPUT.patient_sex,
+                                   age_band=version.age_band, slice_index=index), seed=STUDY_INPUT.seed, size=64)
+        return int(sample.masks["anatomy:lungs"].sum())
+
+    widest = lung_pixels(shown)
+    assert widest >= max(lung_pixels(shown - 6), lung_pixels(shown + 6)) and lung_pixels(0) < widest / 2
+    # this patient's left atelectasis shows on it (not on the apex), so typical placement has a mask to give
+    typical = client.get(f"/cases/{version.case.pk}/studies/{study.pk}/typical-mask",
+                         {"key": "atelectasis", "laterality": "left", "severity": "moderate"})
+    assert typical.status_code == 200 and typical.json()["pixels"] > 0
