@@ -30,16 +30,23 @@ def mask_to_screen(page, u: float, v: float) -> tuple[float, float]:
     return left + (u + 0.5) / 256 * side, top + (v + 0.5) / 256 * side
 
 
+def start_a_case(page, base: str, *, title: str, age: str, complaint: str, diagnosis: tuple[str, str]) -> None:
+    """As the educator: a new case with its patient and a diagnosis picked from the knowledge graph
+    (diagnosis = what is typed, the label clicked in the results)."""
+    login(page, base, "educator")
+    page.goto(base + "/cases/new/")
+    page.fill("[name=title]", title)
+    page.fill("[name=patient_age]", age)
+    page.fill("[name=presenting_complaint]", complaint)
+    page.fill("[name=diagnosis]", diagnosis[0])
+    page.click(f"#diagnosis-results li:has-text('{diagnosis[1]}')")
+
+
 def test_educator_builds_paints_previews_pins_and_publishes(live_app, new_page):
     base, _ = live_app
     page = new_page()
-    login(page, base, "educator")
-    page.goto(base + "/cases/new/")
-    page.fill("[name=title]", "An incidental nodule")
-    page.fill("[name=patient_age]", "63")
-    page.fill("[name=presenting_complaint]", "Seen after a pre-operative film")
-    page.fill("[name=diagnosis]", "solitary pul")
-    page.click("#diagnosis-results li:has-text('Solitary pulmonary nodule')")
+    start_a_case(page, base, title="An incidental nodule", age="63", complaint="Seen after a pre-operative film",
+                 diagnosis=("solitary pul", "Solitary pulmonary nodule"))
     page.click("#suggest")
     page.wait_for_selector("#suggestions label.suggestion")
     page.click("#apply-suggestions")
@@ -112,13 +119,8 @@ def test_educator_builds_paints_previews_pins_and_publishes(live_app, new_page):
 def test_a_ct_studys_masks_are_painted_over_the_slice_through_the_widest_lungs(live_app, new_page):
     base, _ = live_app
     page = new_page()
-    login(page, base, "educator")
-    page.goto(base + "/cases/new/")
-    page.fill("[name=title]", "Breathless on CT")
-    page.fill("[name=patient_age]", "66")
-    page.fill("[name=presenting_complaint]", "Breathless after surgery")
-    page.fill("[name=diagnosis]", "pleural eff")
-    page.click("#diagnosis-results li:has-text('Pleural effusion')")
+    start_a_case(page, base, title="Breathless on CT", age="66", complaint="Breathless after surgery",
+                 diagnosis=("pleural eff", "Pleural effusion"))
     assert page.input_value("[name=study_title]") == "Chest X-ray PA"
     page.select_option("[name=study_modality]", "ct")
     assert page.input_value("[name=study_view]") == "axial"
