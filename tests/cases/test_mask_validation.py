@@ -82,7 +82,7 @@ def test_a_ct_painter_shows_the_slice_through_the_widest_lungs_and_places_findin
     _, lungs = study_anatomy(modality="ct", view="axial", sex=CASE_INPUT.patient_sex, age_band=version.age_band,
                              seed=STUDY_INPUT.seed)
     assert np.median(hu[lungs]) < -700  # the lungs mask is of the slice shown
-    # the slice through the widest lungs: more lung than the apex slice the painter used to show, or any other
+    # the slice through the widest lungs: more lung than 6 slices either side, and twice the apex (slice 0)
     from inference.conditions import Conditions
     from inference.phantoms import render
 
