@@ -93,3 +93,84 @@ def test_cli_errors(capsys, tiny_pair):
     assert "--samples 0" in capsys.readouterr().err
     assert ev.main(["--weights", weights, "--reader", "/nonexistent/r.safetensors", "--samples", "2"]) == 2
     assert "no reader for cxr" in capsys.readouterr().err
+
+
+def _result(agreed: list[int], false: list[int], *, version: str = "m@a", seeds=(ev.EVAL_SEED0, None)) -> dict:
+    """A saved evaluation with one finding per condition: agreed[i] and false[i] are condition i's outcomes."""
+    n = len(agreed)
+    arm = {"agreement": round(sum(agreed) / n, 4), "false_findings": round(sum(false) / n, 4),
+           "outcomes": {"findings": [[i, "effusion", x] for i, x in enumerate(agreed)], "false": list(false)}}
+    ceiling = {"agreement": 1.0, "false_findings": 0.0,
+               "outcomes": {"findings": [[i, "effusion", 1] for i in range(n)], "false": [0] * n}}
+    return {"model_version": version, "sampler": "dpmpp2m", "steps": 20, "guidance": 2.0, "modality": "cxr",
+            "samples": n, "eval_seeds": [seeds[0], seeds[0] + n], "reader": "reader-cxr-64.safetensors",
+            "placement_seeds": [ev.PLACEMENT_SEED0, ev.PLACEMENT_SEED0 + n],
+            "with_masks": arm, "without_masks": arm, "typical_placement": arm, "reader_ceiling": ceiling}
+
+
+def test_evaluate_records_the_outcome_of_every_condition(tiny_pair):
+    weights, reader_path = tiny_pair
+    r = ev.evaluate(weights=weights, reader_path=reader_path, samples=4, steps=2, diversity_groups=1,
+                    diversity_seeds=2, memorisation_refs=8, workers=1, progress=False)
+    for arm in ("with_masks", "without_masks", "typical_placement", "reader_ceiling"):
+        rows, false = r[arm]["outcomes"]["findings"], r[arm]["outcomes"]["false"]
+        assert len(rows) == r[arm]["findings_scored"] and len(false) == 4
+        assert sum(x for _i, _k, x in rows) / len(rows) == pytest.approx(r[arm]["agreement"], abs=1e-4)
+        assert sum(false) / 4 == pytest.approx(r[arm]["false_findings"], abs=1e-4)
+    # a run compared with itself changes nothing
+    same = ev.compare(r, r)
+    assert all(v["agreement_change"] == 0 and v["findings_gained"] == v["findings_lost"] == 0
+               for v in same["arms"].values())
+
+
+def test_compare_gives_paired_changes_with_intervals():
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 2, 200).tolist()
+    # B keeps A's outcome on 180 conditions and gets the other 20 right: a clear gain with some churn
+    b = [1 if i < 20 else x for i, x in enumerate(a)]
+    false_a = [0] * 200
+    c = ev.compare(_result(a, false_a), _result(b, false_a, version="m@b"))
+    v = c["arms"]["with_masks"]
+    assert v["findings_lost"] == 0 and v["findings_gained"] == 20 - sum(a[:20])
+    assert v["agreement_change"] == pytest.approx(v["findings_gained"] / 200, abs=1e-4)
+    lo, hi = v["agreement_interval"]
+    assert 0 < lo <= v["agreement_change"] <= hi
+    assert v["false_change"] == 0 and v["false_interval"] == [0, 0]
+    assert v["gained_lost_by_finding"] == {"effusion": [v["findings_gained"], 0]}
+    # pure churn: B swaps half of A's successes for as many failures; the interval straddles zero
+    ones = [i for i, x in enumerate(a) if x][:30]
+    zeros = [i for i, x in enumerate(a) if not x][:30]
+    churn = [1 if i in zeros else 0 if i in ones else x for i, x in enumerate(a)]
+    v = ev.compare(_result(a, false_a), _result(churn, false_a))["arms"]["with_masks"]
+    assert v["findings_gained"] == v["findings_lost"] == 30 and v["agreement_change"] == 0
+    assert v["agreement_interval"][0] < 0 < v["agreement_interval"][1]
+    assert "+0.000" in ev._compare_summary(ev.compare(_result(a, false_a), _result(churn, false_a)))
+
+
+def test_compare_refuses_results_that_are_not_paired():
+    a = _result([1, 0, 1], [0, 0, 1])
+    with pytest.raises(ev.ConditionError, match="differ in eval_seeds"):
+        ev.compare(a, _result([1, 1, 1], [0, 0, 0], seeds=(ev.EVAL_SEED0 + 5, None)))
+    other_reader = dict(_result([1, 1, 1], [0, 0, 0]), reader="reader-cxr-128.safetensors")
+    with pytest.raises(ev.ConditionError, match="differ in reader"):
+        ev.compare(a, other_reader)
+    old = _result([1, 1, 1], [0, 0, 0])
+    old["with_masks"] = {k: v for k, v in old["with_masks"].items() if k != "outcomes"}
+    with pytest.raises(ev.ConditionError, match="evaluate it again"):
+        ev.compare(a, old)
+
+
+def test_compare_cli(tmp_path, capsys):
+    a, b = _result([0, 1, 0, 1], [1, 0, 0, 0]), _result([1, 1, 0, 1], [0, 0, 0, 0], version="m@b")
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "ab.json").write_text(json.dumps([a, b]))  # what `--guidance 1 2 --out` writes
+    assert ev.main(["--compare", str(tmp_path / "a.json"), f"{tmp_path / 'ab.json'}:1"]) == 0
+    out = capsys.readouterr().out
+    assert "A: m@a" in out and "B: m@b" in out and "+0.250" in out and "1/0" in out
+    assert "gained/lost by finding, with_masks: effusion +1/-0" in out
+    assert ev.main(["--compare", str(tmp_path / "a.json"), str(tmp_path / "ab.json")]) == 2
+    assert "name one as" in capsys.readouterr().err
+    assert ev.main(["--compare", str(tmp_path / "a.json"), f"{tmp_path / 'ab.json'}:7"]) == 2
+    assert "there is no '7'" in capsys.readouterr().err
+    assert ev.main(["--compare", str(tmp_path / "a.json"), str(tmp_path / "missing.json")]) == 2
+    assert "cannot read" in capsys.readouterr().err
