@@ -46,13 +46,12 @@ def _scores(model, images: np.ndarray, conditions: list[Conditions], target_mask
     names, keys = reader.label_names(model.modality), reader.finding_keys(model.modality)
     columns = reader.label_columns(model.modality)
     per = {k: {"n": 0, "agree": 0, "dice": []} for k in keys}
-    false_images, false_by_label = 0, {}
+    false_by_label = {}
     # per condition, so that two runs on the same conditions can be compared pairwise (`compare`)
     agreed, falsed = [], []
     for i, c in enumerate(conditions):
         want = reader.labels_for(c, model.modality) > 0.5
         got = probs[i] > 0.5
-        false_images += bool((got & ~want).any())
         falsed.append(int((got & ~want).any()))
         for j in np.nonzero(got & ~want)[0]:
             false_by_label[names[j]] = false_by_label.get(names[j], 0) + 1
@@ -72,7 +71,7 @@ def _scores(model, images: np.ndarray, conditions: list[Conditions], target_mask
     return {
         "agreement": round(sum(v["agree"] for v in per.values()) / max(1, n), 4),
         "dice": round(float(np.mean(dices)), 4) if dices else None,
-        "false_findings": round(false_images / max(1, len(conditions)), 4),
+        "false_findings": round(sum(falsed) / max(1, len(conditions)), 4),
         "findings_scored": n,
         "false_by_label": dict(sorted(false_by_label.items(), key=lambda kv: -kv[1])),
         "per_finding": {k: {"n": v["n"], "agreement": round(v["agree"] / v["n"], 4) if v["n"] else None,
@@ -286,8 +285,8 @@ def compare(a: dict, b: dict, *, resamples: int = COMPARE_RESAMPLES, seed: int =
     arms = [arm for arm in ARMS if arm in a and arm in b]
     if a.get("placement_seeds") != b.get("placement_seeds"):
         arms = [arm for arm in arms if arm != "typical_placement"]
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, a["samples"], size=(resamples, a["samples"]))
+    n = a["samples"]
+    picks = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
     out = {"a": _label(a), "b": _label(b), "samples": a["samples"], "reader": a["reader"],
            "resamples": resamples, "arms": {}}
     for arm in arms:
@@ -298,28 +297,24 @@ def compare(a: dict, b: dict, *, resamples: int = COMPARE_RESAMPLES, seed: int =
         fa, fb = oa["findings"], ob["findings"]
         if [row[:2] for row in fa] != [row[:2] for row in fb]:
             raise ConditionError(f"{arm}: the two results scored different findings; they are not the same conditions")
-        n = a["samples"]
         count, agree_a, agree_b = np.zeros(n), np.zeros(n), np.zeros(n)
-        for (i, _key, x), (_i, _k, y) in zip(fa, fb):
+        by_finding: dict[str, list[int]] = {}  # key -> [gained, lost]
+        for (i, key, x), (_i, _k, y) in zip(fa, fb):
             count[i] += 1
             agree_a[i] += x
             agree_b[i] += y
+            if x != y:
+                by_finding.setdefault(key, [0, 0])[0 if y else 1] += 1
         false_a, false_b = np.asarray(oa["false"], float), np.asarray(ob["false"], float)
         with np.errstate(invalid="ignore"):
             agree_diff = (agree_b[picks].sum(1) - agree_a[picks].sum(1)) / count[picks].sum(1)
         false_diff = (false_b[picks] - false_a[picks]).mean(1)
-
-        xs, ys = np.array([r[2] for r in fa]), np.array([r[2] for r in fb])
-        by_finding: dict[str, list[int]] = {}
-        for (_i, key, x), (_j, _k, y) in zip(fa, fb):
-            if x != y:
-                by_finding.setdefault(key, [0, 0])[0 if y else 1] += 1
         out["arms"][arm] = {
             "agreement": [a[arm]["agreement"], b[arm]["agreement"]],
             "agreement_change": round(b[arm]["agreement"] - a[arm]["agreement"], 4),
             "agreement_interval": _interval(agree_diff),
-            "findings_gained": int(((ys == 1) & (xs == 0)).sum()),
-            "findings_lost": int(((ys == 0) & (xs == 1)).sum()),
+            "findings_gained": sum(g for g, _lost in by_finding.values()),
+            "findings_lost": sum(lost for _g, lost in by_finding.values()),
             "gained_lost_by_finding": dict(sorted(by_finding.items(), key=lambda kv: kv[1][1] - kv[1][0])),
             "false_findings": [a[arm]["false_findings"], b[arm]["false_findings"]],
             "false_change": round(b[arm]["false_findings"] - a[arm]["false_findings"], 4),
@@ -360,13 +355,18 @@ def _compare_summary(c: dict) -> str:
     return "\n".join(lines)
 
 
+def _read_saved(path: str) -> dict | list:
+    """A result (or a list of them, one per guidance scale) written with --out."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ConditionError(f"cannot read {path}: {exc}") from exc
+
+
 def _load_result(spec: str) -> dict:
     """`FILE` or `FILE:INDEX` (a file written by a run over several guidance scales holds a list)."""
     path, _, index = spec.rpartition(":") if ":" in spec and not Path(spec).exists() else (spec, "", "")
-    try:
-        saved = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise ConditionError(f"cannot read {path}: {exc}") from exc
+    saved = _read_saved(path)
     if isinstance(saved, dict):
         if index:
             raise ConditionError(f"{path} holds one result; drop :{index}")
@@ -408,9 +408,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.show:
         try:
-            saved = json.loads(Path(args.show).read_text())
-        except (OSError, ValueError) as exc:
-            print(f"error: cannot read {args.show}: {exc}", file=sys.stderr)
+            saved = _read_saved(args.show)
+        except ConditionError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 2
         for r in saved if isinstance(saved, list) else [saved]:
             print(_summary(r))

@@ -95,7 +95,7 @@ def test_cli_errors(capsys, tiny_pair):
     assert "no reader for cxr" in capsys.readouterr().err
 
 
-def _result(agreed: list[int], false: list[int], *, version: str = "m@a", seeds=(ev.EVAL_SEED0, None)) -> dict:
+def _result(agreed: list[int], false: list[int], *, version: str = "m@a", seed0: int = ev.EVAL_SEED0) -> dict:
     """A saved evaluation with one finding per condition: agreed[i] and false[i] are condition i's outcomes."""
     n = len(agreed)
     arm = {"agreement": round(sum(agreed) / n, 4), "false_findings": round(sum(false) / n, 4),
@@ -103,7 +103,7 @@ def _result(agreed: list[int], false: list[int], *, version: str = "m@a", seeds=
     ceiling = {"agreement": 1.0, "false_findings": 0.0,
                "outcomes": {"findings": [[i, "effusion", 1] for i in range(n)], "false": [0] * n}}
     return {"model_version": version, "sampler": "dpmpp2m", "steps": 20, "guidance": 2.0, "modality": "cxr",
-            "samples": n, "eval_seeds": [seeds[0], seeds[0] + n], "reader": "reader-cxr-64.safetensors",
+            "samples": n, "eval_seeds": [seed0, seed0 + n], "reader": "reader-cxr-64.safetensors",
             "placement_seeds": [ev.PLACEMENT_SEED0, ev.PLACEMENT_SEED0 + n],
             "with_masks": arm, "without_masks": arm, "typical_placement": arm, "reader_ceiling": ceiling}
 
@@ -141,16 +141,17 @@ def test_compare_gives_paired_changes_with_intervals():
     ones = [i for i, x in enumerate(a) if x][:30]
     zeros = [i for i, x in enumerate(a) if not x][:30]
     churn = [1 if i in zeros else 0 if i in ones else x for i, x in enumerate(a)]
-    v = ev.compare(_result(a, false_a), _result(churn, false_a))["arms"]["with_masks"]
+    c = ev.compare(_result(a, false_a), _result(churn, false_a))
+    v = c["arms"]["with_masks"]
     assert v["findings_gained"] == v["findings_lost"] == 30 and v["agreement_change"] == 0
     assert v["agreement_interval"][0] < 0 < v["agreement_interval"][1]
-    assert "+0.000" in ev._compare_summary(ev.compare(_result(a, false_a), _result(churn, false_a)))
+    assert "+0.000" in ev._compare_summary(c)
 
 
 def test_compare_refuses_results_that_are_not_paired():
     a = _result([1, 0, 1], [0, 0, 1])
     with pytest.raises(ev.ConditionError, match="differ in eval_seeds"):
-        ev.compare(a, _result([1, 1, 1], [0, 0, 0], seeds=(ev.EVAL_SEED0 + 5, None)))
+        ev.compare(a, _result([1, 1, 1], [0, 0, 0], seed0=ev.EVAL_SEED0 + 5))
     other_reader = dict(_result([1, 1, 1], [0, 0, 0]), reader="reader-cxr-128.safetensors")
     with pytest.raises(ev.ConditionError, match="differ in reader"):
         ev.compare(a, other_reader)
