@@ -88,16 +88,25 @@ def phantom_cxr(seed: int, findings=()) -> tuple[np.ndarray, dict]:
     s = render(Conditions(modality="cxr", view="PA", sex=("F", "M")[seed % 2], findings=tuple(findings)),
                seed=seed, size=512)
     img = _norm_film(s.pixels.astype(np.float32))
-    lungs = ndimage.binary_erosion(s.masks["anatomy:lungs"] & ~s.masks["anatomy:heart"], iterations=8)
+    return img, film_stats(img, *phantom_regions(s.masks))
+
+
+def phantom_regions(masks: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(lungs, upper mediastinum) of a phantom film from its anatomy masks, drawn as on the real film;
+    sized for 512 px and scaled to other sizes."""
+    n = masks["anatomy:lungs"].shape[0]
+    lungs = ndimage.binary_erosion(masks["anatomy:lungs"] & ~masks["anatomy:heart"],
+                                   iterations=max(1, round(8 * n / 512)))
     # upper mediastinum: the central band between the lung apices and the top of the heart
-    heart_rows = np.nonzero(s.masks["anatomy:heart"].any(1))[0]
-    lung_rows = np.nonzero(s.masks["anatomy:lungs"].any(1))[0]
+    heart_rows = np.nonzero(masks["anatomy:heart"].any(1))[0]
+    lung_rows = np.nonzero(masks["anatomy:lungs"].any(1))[0]
     r0 = lung_rows.min() + int(0.15 * (heart_rows.min() - lung_rows.min()))
-    cols = np.nonzero(s.masks["anatomy:lungs"].any(0))[0]
+    cols = np.nonzero(masks["anatomy:lungs"].any(0))[0]
     cmid = (cols.min() + cols.max()) // 2
-    med = np.zeros(img.shape, bool)
-    med[r0:heart_rows.min(), cmid - 26:cmid + 26] = True
-    return img, film_stats(img, lungs, med)
+    half = max(2, round(26 * n / 512))
+    med = np.zeros(lungs.shape, bool)
+    med[r0:heart_rows.min(), cmid - half:cmid + half] = True
+    return lungs, med
 
 
 def ct_stats(hu: np.ndarray) -> dict:

@@ -14,13 +14,15 @@ detector noise), so the difference is the finding alone:
 
 The real film has no finding-free twin, so the comparison with it uses one image only: a nodule's local
 contrast, (mean over its disc - mean over the ring from r to 2r) / SD of that ring, on films normalised as
-in the calibration (1st-99.5th percentile, 512 px).
+in the calibration (1st-99.5th percentile, 512 px). Its two parts, the disc-ring difference and the ring SD,
+are also given over each film's mediastinum - lung contrast, so that films of different tone compare.
 
 It imports no Django; the figures go in docs/PHANTOMS.md.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -41,24 +43,46 @@ REAL_NODULES = ((0.350, 0.752, 0.035), (0.438, 0.797, 0.035), (0.586, 0.791, 0.0
                 (0.396, 0.186, 0.027), (0.470, 0.293, 0.027))
 
 
-def disc_contrast(img: np.ndarray, row: float, col: float, radius: float) -> float:
-    """(mean in the disc - mean in the ring r..2r) / SD of the ring, all in pixels of `img`."""
+@dataclass(frozen=True)
+class NoduleContrast:
+    """One nodule on one film. `local`: (disc mean - ring mean) / ring SD. The same two parts in units of
+    the film's own mediastinum - lung contrast: `signal` (disc - ring) and `clutter` (ring SD), which tell a
+    faint nodule (low signal) from a busy lung (high clutter)."""
+    local: float
+    signal: float
+    clutter: float
+
+
+def disc_parts(img: np.ndarray, row: float, col: float, radius: float) -> tuple[float, float]:
+    """(mean in the disc - mean in the ring r..2r, SD of the ring), all in pixels of `img`."""
     yy, xx = np.mgrid[:img.shape[0], :img.shape[1]]
     d = np.hypot(yy - row, xx - col)
     disc, ring = d <= radius, (d > radius) & (d <= 2 * radius)
-    return float((img[disc].mean() - img[ring].mean()) / img[ring].std())
+    return float(img[disc].mean() - img[ring].mean()), float(img[ring].std())
 
 
-def real_nodule_contrasts() -> list[float]:
+def disc_contrast(img: np.ndarray, row: float, col: float, radius: float) -> float:
+    """(mean in the disc - mean in the ring r..2r) / SD of the ring, all in pixels of `img`."""
+    difference, ring_sd = disc_parts(img, row, col, radius)
+    return difference / ring_sd
+
+
+def _nodule(img: np.ndarray, row: float, col: float, radius: float, film_contrast: float) -> NoduleContrast:
+    difference, ring_sd = disc_parts(img, row, col, radius)
+    return NoduleContrast(difference / ring_sd, difference / film_contrast, ring_sd / film_contrast)
+
+
+def real_nodule_contrasts() -> list[NoduleContrast]:
     from .calibrate import real_cxr
 
-    img, _ = real_cxr()  # MONOCHROME2, normalised, 512 x 512
+    img, stats = real_cxr()  # MONOCHROME2, normalised, 512 x 512
     n = img.shape[0]
-    return [disc_contrast(img, r * n, c * n, rad * n) for r, c, rad in REAL_NODULES]
+    return [_nodule(img, r * n, c * n, rad * n, stats["contrast"]) for r, c, rad in REAL_NODULES]
 
 
-def phantom_nodule_contrasts(*, seeds: int, severity: str = "severe", size: int = 512) -> list[float]:
-    from .calibrate import _norm_film
+def phantom_nodule_contrasts(*, seeds: int, severity: str = "severe",
+                             size: int = 512) -> list[NoduleContrast]:
+    from .calibrate import _norm_film, phantom_regions
 
     f = finding_for("nodule", severity)
     out = []
@@ -69,7 +93,9 @@ def phantom_nodule_contrasts(*, seeds: int, severity: str = "severe", size: int 
             continue
         rows, cols = np.nonzero(mask)
         img = _norm_film(s.pixels.astype(np.float32))
-        out.append(disc_contrast(img, rows.mean(), cols.mean(), float(np.sqrt(mask.sum() / np.pi))))
+        lungs, mediastinum = phantom_regions(s.masks)
+        film_contrast = float(img[mediastinum].mean() - img[lungs].mean())
+        out.append(_nodule(img, rows.mean(), cols.mean(), float(np.sqrt(mask.sum() / np.pi)), film_contrast))
     return out
 
 
@@ -143,14 +169,18 @@ def main(args) -> int:
 def against_real(seeds: int) -> int:
     if seeds <= 0:
         raise ConditionError(f"seeds {seeds!r} must be positive")
-    real = real_nodule_contrasts()
     print("local contrast of 20-30 mm lung nodules on PA films (disc vs ring r..2r, in ring SDs; 512 px, "
-          "normalised to the 1st-99.5th percentile)")
-    print(f"{'film':40s} {'nodules':>7s} {'median':>7s} {'min':>7s} {'max':>7s}")
-    print(f"{'real RG1_UNCR (metastases placed by eye)':40s} {len(real):7d} {np.median(real):7.2f} "
-          f"{min(real):7.2f} {max(real):7.2f}")
+          "normalised to the 1st-99.5th percentile);")
+    print("signal = disc - ring mean, clutter = ring SD, both over the film's mediastinum - lung contrast "
+          "(medians)")
+    heads = ("nodules", "median", "min", "max", "signal", "clutter")
+    print(f"{'film':44s} " + " ".join(f"{h:>7s}" for h in heads))
+    rows = [("real RG1_UNCR (metastases placed by eye)", real_nodule_contrasts())]
     for severity in ("moderate", "severe"):
-        ph = phantom_nodule_contrasts(seeds=seeds, severity=severity)
-        label = f"phantom, {severity} nodule (seeds {SEED0}..)"
-        print(f"{label:40s} {len(ph):7d} {np.median(ph):7.2f} {min(ph):7.2f} {max(ph):7.2f}")
+        rows.append((f"phantom, {severity} nodule (seeds {SEED0}..)",
+                     phantom_nodule_contrasts(seeds=seeds, severity=severity)))
+    for label, nodules in rows:
+        local = [n.local for n in nodules]
+        print(f"{label:44s} {len(nodules):7d} {np.median(local):7.2f} {min(local):7.2f} {max(local):7.2f} "
+              f"{np.median([n.signal for n in nodules]):7.3f} {np.median([n.clutter for n in nodules]):7.3f}")
     return 0

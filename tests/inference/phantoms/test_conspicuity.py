@@ -6,8 +6,8 @@ import pytest
 from inference.conditions import ConditionError, Conditions
 from inference.phantoms import render
 from inference.phantoms.cli import main as cli
-from inference.phantoms.conspicuity import (REAL_NODULES, SEED0, disc_contrast, finding_for, measure,
-                                            phantom_nodule_contrasts, real_nodule_contrasts)
+from inference.phantoms.conspicuity import (REAL_NODULES, SEED0, disc_contrast, disc_parts, finding_for,
+                                            measure, phantom_nodule_contrasts, real_nodule_contrasts)
 
 
 def test_the_difference_is_the_finding_alone():
@@ -58,13 +58,19 @@ def test_disc_contrast_measures_a_disc_against_its_ring():
     img[np.hypot(yy - 30, xx - 34) <= 6] += 3.0
     assert 2.0 < disc_contrast(img, 30, 34, 6) < 4.0
     assert abs(disc_contrast(img, 12, 12, 5)) < 1.0  # no disc there
+    difference, ring_sd = disc_parts(img, 30, 34, 6)
+    assert 2.5 < difference < 3.5 and 0.8 < ring_sd < 1.2  # the step added, over unit noise
 
 
 def test_against_real_compares_the_films_metastases_with_phantom_nodules(capsys):
     real = real_nodule_contrasts()
-    assert len(real) == len(REAL_NODULES) and np.median(real) > 0.5  # placed on the metastases
+    assert len(real) == len(REAL_NODULES)
+    assert np.median([n.local for n in real]) > 0.5  # placed on the metastases
+    for n in real:  # local contrast is its two parts' quotient, whatever unit they are given in
+        assert n.clutter > 0 and np.isclose(n.local, n.signal / n.clutter)
     phantom = phantom_nodule_contrasts(seeds=1, size=64)
-    assert len(phantom) == 1 and np.isfinite(phantom[0])
+    assert len(phantom) == 1 and np.isfinite(phantom[0].local) and phantom[0].clutter > 0
+    assert np.isclose(phantom[0].local, phantom[0].signal / phantom[0].clutter)
     assert cli(["conspicuity", "--against-real", "--seeds", "0"]) == 2
     assert "seeds 0" in capsys.readouterr().err
     # its comparison is fixed: options it would ignore are refused, not dropped silently
