@@ -87,6 +87,19 @@ def test_evaluate_rejects_a_reader_of_another_size(tiny_pair, tmp_path):
         ev.evaluate(weights=weights, reader_path=str(other), samples=2, progress=False)
 
 
+@pytest.mark.skipif(not reader.default_path("cxr", 256).exists(), reason="needs the shipped 256 px chest reader")
+def test_a_256_px_generator_is_judged_by_the_shipped_256_px_reader(tmp_path, monkeypatch, fake_text):
+    """What the GPU recipe's weights will meet: no reader named, the one of their own size is used."""
+    import inference.text
+
+    monkeypatch.setattr(inference.text, "get_text_encoder", lambda: fake_text)
+    weights = save_tiny_weights(tmp_path / "tiny256.safetensors", image_size=256, patch_size=16)
+    out = ev.evaluate(weights=str(weights), samples=2, diversity_groups=1, diversity_seeds=2,
+                      memorisation_refs=4, workers=1, progress=False)
+    assert out["reader"] == "reader-cxr-256.safetensors" and out["image_size"] == 256
+    assert out["with_masks"]["findings_scored"] > 0
+
+
 def test_cli_errors(capsys, tiny_pair):
     weights, _ = tiny_pair
     assert ev.main(["--samples", "0"]) == 2

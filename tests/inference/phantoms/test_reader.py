@@ -186,7 +186,7 @@ def test_cli_rejects_bad_reader_arguments(capsys):
     assert "count -3" in capsys.readouterr().err
 
 
-SHIPPED = [("cxr", 64, 64), ("ct", 64, 64), ("lap", 64, 64), ("ct", 256, 32)]
+SHIPPED = [("cxr", 64, 64), ("ct", 64, 64), ("lap", 64, 64), ("ct", 256, 32), ("cxr", 256, 32)]
 
 
 @pytest.mark.parametrize("modality,size,count", SHIPPED, ids=[f"{m}-{s}" for m, s, _ in SHIPPED])
