@@ -61,12 +61,6 @@ def disc_parts(img: np.ndarray, row: float, col: float, radius: float) -> tuple[
     return float(img[disc].mean() - img[ring].mean()), float(img[ring].std())
 
 
-def disc_contrast(img: np.ndarray, row: float, col: float, radius: float) -> float:
-    """(mean in the disc - mean in the ring r..2r) / SD of the ring, all in pixels of `img`."""
-    difference, ring_sd = disc_parts(img, row, col, radius)
-    return difference / ring_sd
-
-
 def _nodule(img: np.ndarray, row: float, col: float, radius: float, film_contrast: float) -> NoduleContrast:
     difference, ring_sd = disc_parts(img, row, col, radius)
     return NoduleContrast(difference / ring_sd, difference / film_contrast, ring_sd / film_contrast)
