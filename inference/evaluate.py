@@ -398,41 +398,37 @@ def main(argv: list[str] | None = None) -> int:
                    help="compare two results saved with --out on the same conditions (FILE or FILE:INDEX), "
                         "evaluate nothing")
     args = p.parse_args(argv)
+    try:
+        return _run(args)
+    except ConditionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
+    """The command itself; bad input raises ConditionError, which `main` prints as one line (exit 2)."""
     if args.compare:
-        try:
-            c = compare(_load_result(args.compare[0]), _load_result(args.compare[1]))
-        except ConditionError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        c = compare(_load_result(args.compare[0]), _load_result(args.compare[1]))
         print(json.dumps(c, indent=2) if args.json else _compare_summary(c))
         return 0
     if args.show:
-        try:
-            saved = _read_saved(args.show)
-        except ConditionError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        saved = _read_saved(args.show)
         for r in saved if isinstance(saved, list) else [saved]:
             print(_summary(r))
         return 0
     if args.samples < 1:
-        print(f"error: --samples {args.samples} must be at least 1", file=sys.stderr)
-        return 2
+        raise ConditionError(f"--samples {args.samples} must be at least 1")
     import torch
 
     torch.set_num_threads(args.threads)
     results = []
-    try:
-        for g in args.guidance:
-            r = evaluate(weights=args.weights, reader_path=args.reader, modality=args.modality, samples=args.samples,
-                         guidance=g, steps=args.steps, sampler=args.sampler, workers=args.workers,
-                         memorisation_refs=args.references, progress=not args.json)
-            results.append(r)
-            if not args.json:
-                print(_summary(r), flush=True)
-    except ConditionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    for g in args.guidance:
+        r = evaluate(weights=args.weights, reader_path=args.reader, modality=args.modality, samples=args.samples,
+                     guidance=g, steps=args.steps, sampler=args.sampler, workers=args.workers,
+                     memorisation_refs=args.references, progress=not args.json)
+        results.append(r)
+        if not args.json:
+            print(_summary(r), flush=True)
     data = results[0] if len(results) == 1 else results
     if args.json:
         print(json.dumps(data, indent=2))
