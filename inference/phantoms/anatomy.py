@@ -388,7 +388,17 @@ def _paint_base(p: BodyParams, grid: Grid):
             zc = p.z_w + 45.0
             _, bb = cage_axes(p, np.float32(zc))
             c = np.array([s * 0.55 * p.a0, -(float(bb) + 22.0 + p.fat), zc])
-            paint_ellipsoid(lab, grid, c, (62.0, 40.0 + 0.5 * p.fat, 55.0), L.BREAST, allowed=[L.AIR, L.FAT])
+            # the lower half is round (the curved inferolateral edge a film shows); above its centre the breast
+            # thins linearly into the chest wall over 100 mm, so it prints no upper margin
+            ax = np.array([62.0, 40.0 + 0.5 * p.fat, 55.0])
+            rise = 100.0
+            sl, Zb, Yb, Xb = grid.box(c - (ax[0], ax[1], rise), c + ax)
+            lower = ((Xb - c[0]) / ax[0]) ** 2 + ((Yb - c[1]) / ax[1]) ** 2 + ((Zb - c[2]) / ax[2]) ** 2 < 1.0
+            taper = np.clip(1.0 - (c[2] - Zb) / rise, 1e-3, 1.0)
+            upper = ((Xb - c[0]) / (ax[0] * taper)) ** 2 + ((Yb - c[1]) / (ax[1] * taper)) ** 2 < 1.0
+            m = np.where(Zb < c[2], upper, lower)
+            sub = lab[sl]
+            sub[m & ((sub == L.AIR) | (sub == L.FAT))] = L.BREAST
 
     # thoracic and abdominal cavities
     zd = diaphragm_z(p, X, Y).astype(np.float32)
@@ -489,34 +499,45 @@ def _paint_base(p: BodyParams, grid: Grid):
     zi, yi, xi = np.nonzero(zone)
     zz, yy, xx = grid.z[zi], grid.y[yi], grid.x[xi]
     ph = phi[zi, yi, xi] if phi.shape == shape else np.arctan2(np.abs(xx), yy)
-    drop_k = np.array([28, 50, 62, 70, 74, 76, 76, 74, 70, 64, 56, 50], np.float32)
+    # each rib rises a little from its head, then falls around the cage: its lateral arc is about 1.5 rib
+    # spaces and its anterior end 3-4 spaces below its posterior end (the anterior 6th rib crosses the dome
+    # where the posterior 10th does), so posterior and anterior ribs cross as arcs rather than stack as a lattice
+    drop_k = np.array([40, 66, 82, 92, 98, 100, 100, 96, 90, 80, 68, 56], np.float32)
     end_k = np.array([0.95, 0.92, 0.9, 0.88, 0.86, 0.84, 0.8, 0.72, 0.66, 0.6, 0.5, 0.42], np.float32) * math.pi
     zpost = p.rib_z1 + np.arange(12) * p.rib_s + p.rib_jit
     best = np.zeros(zz.shape, np.int8)
     rib_core = np.zeros(zz.shape, bool)
     shell_r = max(1.8, 0.75 * grid.voxel) if grid.voxel <= 3.0 else 99.0
     fphi = (ph / math.pi) ** 1.4
-    k0 = np.clip(np.round((zz - p.rib_z1 - 66.0 * fphi + 10.0 * np.sin(ph * 1.2)) / p.rib_s).astype(int), 0, 11)
+    rise = 10.0 * np.sin(ph * 1.2)
     dd = d[zi, yi, xi]
-    for dk in (-1, 0, 1):
-        k = np.clip(k0 + dk, 0, 11)
-        zc = zpost[k] + drop_k[k] * fphi - 10.0 * np.sin(ph * 1.2)
-        half_h = np.where(ph < 1.2, 5.5, 6.5)
-        thick = 7.5 - 3.5 * np.clip((ph - 1.7) / 0.9, 0, 1)  # anterior ribs are thinner
-        hit = (np.abs(zz - zc) < half_h) & (ph > 0.18) & (ph < end_k[k]) & (dd < thick)
-        core = hit & (np.abs(zz - zc) < half_h - shell_r) & (dd > shell_r) & (dd < thick - shell_r)
-        best = np.where(hit & (best == 0), (k + 1).astype(np.int8), best)
+    # a rib's cross-section is an ellipse (rounded, so its projected edges are soft as on a film); its height
+    # and depth change smoothly along it (no step that would print a seam across every rib)
+    half_h = 5.5 + 1.0 * np.clip((ph - 0.9) / 0.6, 0, 1)
+    half_t = 0.5 * (7.5 - 3.5 * np.clip((ph - 1.7) / 0.9, 0, 1))  # anterior ribs are thinner
+    t_rel = (dd - (half_t - 0.5)) / half_t
+    core_h, core_t = half_h - shell_r, half_t - shell_r
+    for k in range(12):
+        zc = zpost[k] + drop_k[k] * fphi - rise
+        hit = (ph > 0.18) & (ph < end_k[k]) & (((zz - zc) / half_h) ** 2 + t_rel ** 2 < 1.0)
+        core = hit & (core_t > 0) & (((zz - zc) / np.maximum(core_h, 1e-3)) ** 2
+                                     + ((dd - (half_t - 0.5)) / np.maximum(core_t, 1e-3)) ** 2 < 1.0)
+        best = np.where(hit & (best == 0), np.int8(k + 1), best)
         rib_core |= core
     rib_vox = best > 0
     sgn = np.where(xx < 0, -1, 1).astype(np.int8)
     ok = bone_free[lab[zi, yi, xi]] & rib_vox
-    lab[zi[ok], yi[ok], xi[ok]] = L.BONE if grid.voxel <= 3.0 else L.RIB_PV
+    # cortex and marrow where the voxels resolve them; the anterior ribs (flat, their cortices a fraction of a
+    # voxel, which is why a film shows them fainter than the posterior ribs) and every rib at coarse voxels
+    # are one averaged tissue
+    thin = (ph > 1.9) | (core_t <= 0) | (grid.voxel > 3.0)
+    lab[zi[ok], yi[ok], xi[ok]] = np.where(thin[ok], L.RIB_PV, L.BONE)
     okc = ok & rib_core
     lab[zi[okc], yi[okc], xi[okc]] = L.MARROW
     rib_idx[zi[ok], yi[ok], xi[ok]] = best[ok] * sgn[ok]
     # costal cartilages of ribs 1-7: from the rib end to the sternum
     for k in range(7):
-        hit = (ph >= end_k[k]) & (np.abs(zz - (zpost[k] + drop_k[k] * fphi - 10.0 * np.sin(ph * 1.2)) + 8.0 * (ph - end_k[k])) < 5.0)
+        hit = (ph >= end_k[k]) & (np.abs(zz - (zpost[k] + drop_k[k] * fphi - rise) + 8.0 * (ph - end_k[k])) < 5.0)
         hit &= (lab[zi, yi, xi] == L.MUSCLE) | (lab[zi, yi, xi] == L.SOFT)
         lab[zi[hit], yi[hit], xi[hit]] = L.CARTILAGE
     del zi, yi, xi, zz, yy, xx
@@ -570,10 +591,11 @@ def _paint_base(p: BodyParams, grid: Grid):
         pts = [(np.array([s * 24.0, yf + 4, zc + 4]), 8.0), (np.array([s * 70.0, yf - 4, zc]), 7.0),
                (np.array([s * 125.0, yf + 18, zc - 10]), 6.5), (np.array([s * (p.a0 + 22), yf + 48, zc - 12]), 7.5)]
         paint_polyline(lab, grid, pts, L.BONE, bone_free)
-        # scapula: thin plate over the posterior ribs
-        A = np.array([s * 62.0, p.z_top + 30.0])
-        B = np.array([s * (p.a0 + 12.0), p.z_top + 40.0])
-        C = np.array([s * 0.62 * p.a0, p.z_top + 175.0])
+        # scapula: thin plate over the posterolateral ribs, its medial border near the lateral lung edge (the
+        # shoulders rolled forward, as a PA film is positioned to clear the scapulae from the lung fields)
+        A = np.array([s * 0.84 * p.a0, p.z_top + 32.0])
+        B = np.array([s * (p.a0 + 14.0), p.z_top + 40.0])
+        C = np.array([s * 0.98 * p.a0, p.z_top + 165.0])
         lo = (min(A[0], B[0], C[0]) - 5, 0.0, p.z_top + 25)
         hi = (max(A[0], B[0], C[0]) + 5, FOV_Y / 2, p.z_top + 180)
         sl, Zs, Ys, Xs = grid.box(lo, hi)
@@ -664,9 +686,15 @@ def build_tree(p: BodyParams, body_id: int) -> list:
     return segs, jit, base
 
 
+def vessel_radius(r, scale, extra):
+    """A vessel beside an airway of radius r: `extra` mm wider at the hilum, tapering with the airway toward
+    the periphery, where vessels fall below what a film resolves (lung markings fade toward the pleura)."""
+    return r * scale + extra * min(1.0, r / 2.5)
+
+
 def artery_of(p0, p1, r):
     """The pulmonary artery segment that runs beside an airway segment: (q0, q1, radius)."""
-    ra = r * 1.25 + 0.6
+    ra = vessel_radius(r, 1.25, 0.6)
     d = p1 - p0
     n = np.cross(d, np.array([0.0, 1.0, 0.2]))
     nn = np.linalg.norm(n)
@@ -692,13 +720,13 @@ def _paint_tree(p: BodyParams, grid: Grid, lab: np.ndarray, segs) -> None:
     vmin = 0.42 * grid.voxel
     # arteries run beside the bronchi
     for p0, p1, r, lobe in segs:
-        if r * 1.25 + 0.6 < vmin:
-            continue
         q0, q1, ra = artery_of(p0, p1, r)
+        if ra < vmin:
+            continue
         paint_capsule(lab, grid, q0, q1, ra, L.PULM_VESSEL, lungs)
     # veins: a second, sparser set draining toward the left atrium (low lobes), offset the other way
     for p0, p1, r, lobe in segs:
-        rv = r * 1.1 + 0.4
+        rv = vessel_radius(r, 1.1, 0.4)
         if rv < vmin * 1.15:
             continue
         d = p1 - p0
@@ -708,11 +736,11 @@ def _paint_tree(p: BodyParams, grid: Grid, lab: np.ndarray, segs) -> None:
         sh = np.array([0.0, 6.0, 10.0])
         paint_capsule(lab, grid, p0 - n * (r + rv + 3.0) + sh, p1 - n * (r + rv + 3.0) + sh * 0.5, rv, L.PULM_VESSEL,
                       lungs)
+    # bronchial walls only where the lumen is drawn too: a wall without its air would be a solid rod
     for p0, p1, r, lobe in segs:
-        w = 0.25 * r + 0.6
-        if r + w < vmin:
+        if r < vmin * 0.9:
             continue
-        paint_capsule(lab, grid, p0, p1, r + w, L.AIRWAY_WALL, wall_ok)
+        paint_capsule(lab, grid, p0, p1, r + vessel_radius(r, 0.2, 0.4), L.AIRWAY_WALL, wall_ok)
     for p0, p1, r, lobe in segs:
         if r < vmin * 0.9:
             continue

@@ -36,7 +36,7 @@ OWN = {
     "effusion": (L.EFFUSION,), "pneumothorax": (L.PTX_AIR,), "tension_pneumothorax": (L.PTX_AIR,),
     "cardiomegaly": HEART, "edema": (L.EDEMA, L.SEPTAL, L.PULM_VESSEL),
     "atelectasis": (L.ATELECTASIS,), "emphysema": (L.EMPHYSEMA, L.BULLA), "pneumoperitoneum": (L.FREE_AIR,),
-    "rib_fracture": (L.FRACTURE, L.BONE, L.RIB_PV), "pulmonary_embolism": (L.CLOT,),
+    "rib_fracture": (L.FRACTURE, L.BONE, L.MARROW, L.RIB_PV), "pulmonary_embolism": (L.CLOT,),
 }
 
 
@@ -441,14 +441,19 @@ def apply_findings(body: Body, findings, posture: str, seed: int, plane: Plane, 
                 haze = lungish & cols & ~label_set(L.AIRWAY)[lab]
             lab[haze] = L.EDEMA
             m |= haze
-            # Kerley B lines: short horizontal septa at the lung bases, against the lateral chest wall
-            zb = min(p.z_dome_r, p.z_dome_l)
-            for i in range((3, 5, 7)[sev]):
-                zl = zb - 10 - i * rng.uniform(7, 12)
-                sep = label_set(*LUNGISH)[lab] & (np.abs(Z - zl) < max(0.8, 0.45 * g.voxel)) & (cdepth() < 18.0) & (
-                    cdepth() > 0) & (np.abs(X) > 0.5 * p.a0)
-                lab[sep] = L.SEPTAL
-                m |= sep
+            # Kerley B lines: thickened interlobular septa, 1-2 cm horizontal lines running in from the lateral
+            # pleura just above the costophrenic angles (each a small plate seen edge-on by the beam)
+            for sign in (-1.0, 1.0):
+                side = (X * sign) > 0.5 * p.a0
+                for i in range((2, 3, 4)[sev]):
+                    y0 = float(rng.uniform(-0.3, 0.2)) * p.b0
+                    z_angle = float(diaphragm_z(p, np.float32(sign * 0.95 * p.a0), np.float32(y0)))
+                    zl = z_angle - 12.0 - i * float(rng.uniform(7, 11))
+                    length = float(rng.uniform(10, 20))
+                    sep = label_set(*LUNGISH)[lab] & side & (np.abs(Z - zl) < max(0.8, 0.45 * g.voxel)) & (
+                        np.abs(Y - y0) < 7.0) & (cdepth() < length) & (cdepth() > 0)
+                    lab[sep] = L.SEPTAL
+                    m |= sep
             # cephalisation: upper-lobe vessels dilate
             up = (lab == L.PULM_VESSEL) & (Z < p.carina[2] + 10)
             dil = ndimage.binary_dilation(up, iterations=1) & label_set(*LUNG_LOBES, L.EDEMA)[lab] & (Z < p.carina[2] + 10)
@@ -582,10 +587,11 @@ def apply_findings(body: Body, findings, posture: str, seed: int, plane: Plane, 
                     step = max((3.0, 5.0)[min(sev - 1, 1)], g.voxel)
                     dz = int(round(step / g.voxel))
                     zs, ys, xs = zi[dist], yi[dist], xi[dist]
+                    fragment = lab[zs, ys, xs]  # cortex and marrow move together
                     lab[zs, ys, xs] = L.MUSCLE
                     zn = np.clip(zs + dz, 0, g.shape[0] - 1)
                     okk = label_set(L.MUSCLE, L.SOFT, L.FAT, *LUNGISH)[lab[zn, ys, xs]]
-                    lab[zn[okk], ys[okk], xs[okk]] = L.BONE if g.voxel <= 3.0 else L.RIB_PV
+                    lab[zn[okk], ys[okk], xs[okk]] = fragment[okk]
                     m[zs, ys, xs] = True
                     m[zn[okk], ys[okk], xs[okk]] = True
             if m.any():
