@@ -593,9 +593,9 @@ def _paint_base(p: BodyParams, grid: Grid):
         paint_polyline(lab, grid, pts, L.BONE, bone_free)
         # scapula: thin plate over the posterolateral ribs, its medial border near the lateral lung edge (the
         # shoulders rolled forward, as a PA film is positioned to clear the scapulae from the lung fields)
-        A = np.array([s * 0.84 * p.a0, p.z_top + 32.0])
-        B = np.array([s * (p.a0 + 14.0), p.z_top + 40.0])
-        C = np.array([s * 0.98 * p.a0, p.z_top + 165.0])
+        A = np.array([s * 0.92 * p.a0, p.z_top + 32.0])
+        B = np.array([s * (p.a0 + 18.0), p.z_top + 40.0])
+        C = np.array([s * 1.02 * p.a0, p.z_top + 165.0])
         lo = (min(A[0], B[0], C[0]) - 5, 0.0, p.z_top + 25)
         hi = (max(A[0], B[0], C[0]) + 5, FOV_Y / 2, p.z_top + 180)
         sl, Zs, Ys, Xs = grid.box(lo, hi)
@@ -736,15 +736,19 @@ def _paint_tree(p: BodyParams, grid: Grid, lab: np.ndarray, segs) -> None:
         sh = np.array([0.0, 6.0, 10.0])
         paint_capsule(lab, grid, p0 - n * (r + rv + 3.0) + sh, p1 - n * (r + rv + 3.0) + sh * 0.5, rv, L.PULM_VESSEL,
                       lungs)
-    # bronchial walls only where the lumen is drawn too: a wall without its air would be a solid rod
+    # bronchial walls only around a lumen that the voxels actually hold: a wall without its air would print as
+    # a solid rod (a lumen under a voxel across can rasterise to nothing while its wider wall does not)
+    walls = np.zeros(lab.shape, np.uint8)
+    lumen = np.zeros(lab.shape, np.uint8)
     for p0, p1, r, lobe in segs:
         if r < vmin * 0.9:
             continue
-        paint_capsule(lab, grid, p0, p1, r + vessel_radius(r, 0.2, 0.4), L.AIRWAY_WALL, wall_ok)
-    for p0, p1, r, lobe in segs:
-        if r < vmin * 0.9:
-            continue
-        paint_capsule(lab, grid, p0, p1, r, L.AIRWAY, label_set(L.AIRWAY_WALL))
+        paint_capsule(walls, grid, p0, p1, r + vessel_radius(r, 0.2, 0.4), 1)
+        paint_capsule(lumen, grid, p0, p1, r, 1)
+    lumen = lumen.astype(bool) & wall_ok[lab]  # not through the vessels
+    walls = walls.astype(bool) & wall_ok[lab] & ndimage.binary_dilation(lumen)
+    lab[walls] = L.AIRWAY_WALL
+    lab[lumen] = L.AIRWAY
 
 
 @functools.lru_cache(maxsize=256)
