@@ -350,13 +350,26 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
     return float(2 * (a & b).sum() / s) if s else 1.0
 
 
+def auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    """Area under the ROC curve (Mann-Whitney, ties counted half); None without both classes."""
+    from scipy.stats import rankdata
+
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if not n_pos or not n_neg:
+        return None
+    ranks = rankdata(scores)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
 def score(model, data: Batch) -> dict:
     """Reader figures against the truth the simulator knows.
 
     finding_accuracy: balanced accuracy averaged over findings, where a present finding counts as found only
     on the right side(s) and an absent one only if no side fires (so "always normal" scores 0.5, not 0.9).
     exact_match: the whole set of findings and sides right in one image. lesion_dice: mean per-image Dice
-    of the finding's mask where it is drawn with at least MIN_DICE_PIXELS pixels.
+    of the finding's mask where it is drawn with at least MIN_DICE_PIXELS pixels. auc (per finding): how well
+    the finding's highest side probability ranks images with it above images without, at any threshold, so
+    it tells a reader that sees a finding but calls it too rarely (high auc) from one that does not see it.
     """
     probs, pred_masks = predict(model, data.images())
     pred = probs > 0.5
@@ -380,6 +393,7 @@ def score(model, data: Batch) -> dict:
         per[k] = {"n_present": int(present.sum()), "sensitivity": None if sens is None else round(float(sens), 4),
                   "specificity": round(float(spec), 4),
                   "balanced_accuracy": None if sens is None else round(float((sens + spec) / 2), 4),
+                  "auc": None if (a := auc(probs[:, cols].max(1), present)) is None else round(a, 4),
                   "dice": round(float(np.mean(dices)), 4) if dices else None, "n_dice": len(dices),
                   "dice_small": round(float(np.mean(small)), 4) if small else None, "n_small": len(small)}
     all_d = [per[k]["dice"] * per[k]["n_dice"] for k in keys if per[k]["dice"] is not None]

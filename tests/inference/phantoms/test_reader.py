@@ -173,6 +173,19 @@ def test_score_of_a_perfect_and_a_silent_reader():
     perfect = reader.score(Oracle(), data)
     assert perfect["finding_accuracy"] == perfect["exact_match"] == 1.0
     assert perfect["lesion_dice"] == 1.0
+    for k, figures in perfect["per_finding"].items():  # the oracle ranks every image with a finding first
+        assert figures["auc"] == (1.0 if 0 < figures["n_present"] < len(data) else None), k
+    assert all(f["auc"] in (0.5, None) for f in silent["per_finding"].values())  # one score for all: ties
+
+
+def test_auc_counts_ranked_pairs():
+    positive = np.array([True, True, False, False, False])
+    assert reader.auc(np.array([0.9, 0.8, 0.1, 0.2, 0.3]), positive) == 1.0
+    assert reader.auc(np.array([0.1, 0.2, 0.9, 0.8, 0.7]), positive) == 0.0
+    # 0.5 beats 0.4 and 0.1 but loses to 0.6; 0.2 beats 0.1 only: 3 of 6 pairs, a tie counts half
+    assert reader.auc(np.array([0.5, 0.2, 0.6, 0.4, 0.1]), positive) == 0.5
+    assert reader.auc(np.array([0.5, 0.5, 0.5, 0.1, 0.9]), positive) == 0.5
+    assert reader.auc(np.array([0.3, 0.4]), np.array([True, True])) is None
 
 
 def test_cli_rejects_bad_reader_arguments(capsys):
