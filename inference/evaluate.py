@@ -49,9 +49,10 @@ def _scores(model, images: np.ndarray, conditions: list[Conditions], target_mask
     false_by_label = {}
     # per condition, so that two runs on the same conditions can be compared pairwise (`compare`)
     agreed, falsed = [], []
+    calls = reader.decide(model, probs, pred_masks)  # at the reader's operating points
     for i, c in enumerate(conditions):
         want = reader.labels_for(c, model.modality) > 0.5
-        got = probs[i] > 0.5
+        got = calls[i]
         falsed.append(int((got & ~want).any()))
         for j in np.nonzero(got & ~want)[0]:
             false_by_label[names[j]] = false_by_label.get(names[j], 0) + 1

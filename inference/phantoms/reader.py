@@ -7,6 +7,7 @@ It never sees the generator's weights or its training seeds.
 
     python -m inference.phantoms reader train --modality cxr --size 64 --count 24000 --epochs 8 \\
         --out inference/weights/reader-cxr-64.safetensors
+    python -m inference.phantoms reader calibrate --weights inference/weights/reader-cxr-64.safetensors
     python -m inference.phantoms reader eval --weights inference/weights/reader-cxr-64.safetensors --count 2000
 
 This module holds the network, the labels and the scores; it imports no Django.
@@ -26,6 +27,9 @@ from ..vocabulary import FINDINGS
 
 TRAIN_SEED0 = 10_000_000  # readers train on seeds from here ...
 HELDOUT_SEED0 = 20_000_000  # ... and are scored on seeds from here; the DiT recipes use neither range
+# Operating points are chosen on seeds of their own, so that the held-out figures stay held out (evaluation
+# uses 30M / 40M, the conspicuity study 50M).
+CALIBRATION_SEED0 = 60_000_000
 # Masks smaller than this many pixels are below the pixel pitch (a 5 mm nodule is under one pixel at 64 px):
 # their Dice is reported separately and kept out of the lesion-Dice headline.
 MIN_DICE_PIXELS = 8
@@ -345,6 +349,109 @@ def predict(model, x: np.ndarray, batch: int = 64) -> tuple[np.ndarray, np.ndarr
     return np.concatenate(probs), np.concatenate(masks)
 
 
+# The patient's right is on the image's left (radiological convention, anatomy.py): the columns of a side.
+_SIDE_HALF = {"right": 0, "left": 1}
+DEFAULT_THRESHOLD = 0.5
+THRESHOLD_GRID = tuple(np.round(np.concatenate([np.geomspace(0.002, 0.1, 20), np.linspace(0.12, 0.9, 27)]), 4))
+MIN_AREA_GRID = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+# The segmenter's area rule is kept only where it beats the threshold alone by this much balanced accuracy on
+# the calibration set: a second rule is not taken for a gain within that set's noise.
+AREA_RULE_MARGIN = 0.005
+
+
+def label_areas(masks: np.ndarray, modality: str) -> np.ndarray:
+    """(n, labels) pixels the segmenter draws for each label: a sided label counts its own half of the image."""
+    half = masks.shape[-1] // 2
+    halves = np.stack([masks[..., :half].sum((-1, -2)), masks[..., half:].sum((-1, -2))], -1)  # (n, findings, 2)
+    keys, out = finding_keys(modality), []
+    for name in label_names(modality):
+        key, _, side = name.partition(":")
+        ki = keys.index(key)
+        out.append(halves[:, ki, _SIDE_HALF[side]] if side else halves[:, ki].sum(-1))
+    return np.stack(out, 1)
+
+
+def decide(model, probs: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """(n, labels) bool: the reader's call per label at its operating points.
+
+    A finding's label fires when its probability passes the finding's threshold, or, where calibration found
+    it better, when the segmenter draws at least `min_area` pixels of it on that side. A reader without
+    operating points (trained before them) calls at probability 0.5.
+    """
+    points = getattr(model, "operating_points", None) or {}
+    calls = np.zeros(probs.shape, bool)
+    areas = None
+    for key, cols in label_columns(model.modality).items():
+        point = points.get(key, {})
+        calls[:, cols] = probs[:, cols] > point.get("threshold", DEFAULT_THRESHOLD)
+        if point.get("min_area"):
+            areas = label_areas(masks, model.modality) if areas is None else areas
+            calls[:, cols] |= areas[:, cols] >= point["min_area"]
+    return calls
+
+
+def finding_balanced_accuracy(calls: np.ndarray, truth: np.ndarray) -> tuple[float | None, float]:
+    """(sensitivity, specificity) of one finding's label columns: present counts as found only with every side
+    right, absent only with no side called. Sensitivity is None when the finding is never present."""
+    present = truth.any(1)
+    found = ((calls == truth).all(1) & present).sum()
+    silent = (~calls.any(1) & ~present).sum()
+    spec = float(silent / max(1, (~present).sum()))
+    return (float(found / present.sum()) if present.any() else None), spec
+
+
+def choose_operating_points(modality: str, probs: np.ndarray, masks: np.ndarray, y: np.ndarray,
+                            min_specificity: float = 0.0) -> dict:
+    """Per finding, the threshold (and, where it pays, the segmenter area) with the best balanced accuracy
+    among those that keep the finding's specificity at `min_specificity` or more; a finding that no candidate
+    keeps there, or that is never present, keeps the default."""
+    truth, areas = y > 0.5, label_areas(masks, modality)
+    points = {}
+    for key, cols in label_columns(modality).items():
+        t = truth[:, cols]
+        if not t.any():
+            continue
+
+        def accuracy(calls):
+            sens, spec = finding_balanced_accuracy(calls, t)
+            return (sens + spec) / 2 if spec >= min_specificity else -1.0
+
+        p, a = probs[:, cols], areas[:, cols]
+        best_t = max(THRESHOLD_GRID, key=lambda g: accuracy(p > g))
+        best_ta = max(((g, m) for g in THRESHOLD_GRID + (1.0,) for m in MIN_AREA_GRID),
+                      key=lambda gm: accuracy((p > gm[0]) | (a >= gm[1])))
+        by_threshold, by_area = accuracy(p > best_t), accuracy((p > best_ta[0]) | (a >= best_ta[1]))
+        if by_area >= max(0.0, by_threshold + AREA_RULE_MARGIN):
+            points[key] = {"threshold": float(best_ta[0]), "min_area": int(best_ta[1])}
+        elif by_threshold >= 0:
+            points[key] = {"threshold": float(best_t), "min_area": None}
+    return points
+
+
+def calibration_study(model, size: int, min_specificities: list[float], count: int = 2000,
+                      heldout_count: int = 2000, seed0: int = CALIBRATION_SEED0, workers: int = 1) -> dict:
+    """Operating points chosen on `count` calibration phantoms for each specificity floor, and the held-out
+    figures at each (and at the default 0.5, the first row), from one rendering and one pass of the reader
+    over each set. Leaves the model's own operating points as they were."""
+    calibration = render_set(model.modality, size, seed0, count, workers, progress=False)
+    probs, masks = predict(model, calibration.images())
+    heldout = render_set(model.modality, size, HELDOUT_SEED0, heldout_count, workers, progress=False)
+    predicted = predict(model, heldout.images())
+    kept = getattr(model, "operating_points", None)
+    rows = []
+    try:
+        for floor in [None, *min_specificities]:
+            points = {} if floor is None else choose_operating_points(model.modality, probs, masks,
+                                                                        calibration.y, floor)
+            model.operating_points = points
+            rows.append({"min_specificity": floor, "operating_points": points,
+                         "heldout": score(model, heldout, predicted) | {
+                             "size": size, "heldout_seeds": [HELDOUT_SEED0, HELDOUT_SEED0 + heldout_count]}})
+    finally:
+        model.operating_points = kept
+    return {"calibration": {"images": count, "seeds": [seed0, seed0 + count]}, "rows": rows}
+
+
 def dice(a: np.ndarray, b: np.ndarray) -> float:
     s = a.sum() + b.sum()
     return float(2 * (a & b).sum() / s) if s else 1.0
@@ -361,7 +468,7 @@ def auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def score(model, data: Batch) -> dict:
+def score(model, data: Batch, predicted: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """Reader figures against the truth the simulator knows.
 
     finding_accuracy: balanced accuracy averaged over findings, where a present finding counts as found only
@@ -370,19 +477,19 @@ def score(model, data: Batch) -> dict:
     of the finding's mask where it is drawn with at least MIN_DICE_PIXELS pixels. auc (per finding): how well
     the finding's highest side probability ranks images with it above images without, at any threshold, so
     it tells a reader that sees a finding but calls it too rarely (high auc) from one that does not see it.
+    false_call_rate: the share of images in which some finding or side is called that is not there (what the
+    reader alone adds to a generator's false findings). Calls are made at the reader's operating points
+    (`decide`); `predicted` reuses the reader's (probabilities, masks) for `data`.
     """
-    probs, pred_masks = predict(model, data.images())
-    pred = probs > 0.5
+    probs, pred_masks = predict(model, data.images()) if predicted is None else predicted
+    pred = decide(model, probs, pred_masks)
     truth = data.y > 0.5
     keys, columns = finding_keys(model.modality), label_columns(model.modality)
     per = {}
     for k in keys:
         cols = columns[k]
         present = truth[:, cols].any(1)
-        correct_pos = (pred[:, cols] == truth[:, cols]).all(1) & present
-        silent = ~pred[:, cols].any(1) & ~present
-        spec = silent.sum() / max(1, (~present).sum())
-        sens = correct_pos.sum() / present.sum() if present.any() else None  # never present: undefined
+        sens, spec = finding_balanced_accuracy(pred[:, cols], truth[:, cols])
         ki = keys.index(k)
         dices, small = [], []
         for n in np.nonzero(present)[0]:
@@ -404,6 +511,7 @@ def score(model, data: Batch) -> dict:
                                                  if per[k]["balanced_accuracy"] is not None])), 4),
         "exact_match": round(float((pred == truth).all(1).mean()), 4),
         "label_accuracy": round(float((pred == truth).mean()), 4),
+        "false_call_rate": round(float((pred & ~truth).any(1).mean()), 4),
         "lesion_dice": round(float(sum(all_d) / max(1, n_d)), 4),
         "per_finding": per,
     }
@@ -423,8 +531,17 @@ def save(model, size: int, path: str, figures: dict | None = None) -> None:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(p))
+    write_card(model, size, path, figures)
+
+
+def write_card(model, size: int, path: str, figures: dict | None = None) -> None:
+    """The JSON sidecar alone: a reader's operating points and figures change without its weights."""
+    p = Path(path)
     meta = {"modality": model.modality, "size": size, "width": model.width, "readout": model.readout,
             "labels": model.labels, "findings": model.keys, "train": getattr(model, "train_info", {})}
+    if getattr(model, "operating_points", None):
+        meta["operating_points"] = model.operating_points
+        meta["calibration"] = getattr(model, "calibration", {})
     old = p.with_suffix(".json")
     if figures is None and old.exists():
         figures = json.loads(old.read_text()).get("heldout")
@@ -444,6 +561,8 @@ def load(path: str):
         raise ValueError(f"{p.name}: its labels do not match this vocabulary; retrain the reader")
     model.load_state_dict(load_file(str(p)))
     model.train_info = meta.get("train", {})
+    model.operating_points = meta.get("operating_points", {})
+    model.calibration = meta.get("calibration", {})
     model.eval()
     return model, meta["size"]
 

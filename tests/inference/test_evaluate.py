@@ -188,3 +188,19 @@ def test_compare_cli(tmp_path, capsys):
     assert "there is no '7'" in capsys.readouterr().err
     assert ev.main(["--compare", str(tmp_path / "a.json"), str(tmp_path / "missing.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_the_generator_is_judged_at_the_readers_operating_points():
+    """A reader card's operating points decide its calls in the generator's evaluation too (one judge)."""
+    from inference.conditions import Conditions, Finding
+
+    model = reader.build("cxr", width=8)
+    images = np.random.default_rng(0).random((2, 1, 64, 64)).astype(np.float32)
+    conditions = [Conditions(findings=(Finding("cardiomegaly"),)), Conditions()]
+    keys = reader.finding_keys("cxr")
+    model.operating_points = {k: {"threshold": 1.0, "min_area": None} for k in keys}  # never calls
+    silent = ev._scores(model, images, conditions, None)
+    assert silent["false_findings"] == 0.0 and silent["agreement"] == 0.0
+    model.operating_points = {k: {"threshold": -1.0, "min_area": None} for k in keys}  # calls everything
+    loud = ev._scores(model, images, conditions, None)
+    assert loud["false_findings"] == 1.0 and loud["agreement"] == 1.0

@@ -246,3 +246,149 @@ def test_selected_masks_are_the_same_as_the_full_maps(size):
     assert torch.equal(logits, logits2)
     assert some.shape == (3, size, size)
     assert torch.allclose(some, full[images, findings], atol=1e-5)
+
+
+# ---- operating points -------------------------------------------------------------------------------------
+
+def _masks_from_phantoms(modality, conditions):
+    """(n, findings, 64, 64) bool finding masks of rendered phantoms, as the segmenter would draw them."""
+    return np.stack([reader.masks_for(render(c, seed=5, size=64).masks, c, modality, 64) > 0 for c in conditions])
+
+
+@pytest.mark.parametrize("modality,view", [("cxr", "PA"), ("ct", "axial")])
+def test_a_left_lesion_is_counted_on_the_left_label(modality, view):
+    """The side halves follow the radiological convention the renderers draw in (patient's left on the right)."""
+    names = reader.label_names(modality)
+    left = Conditions(modality=modality, view=view, findings=(Finding("effusion", "left", severity="severe"),))
+    right = Conditions(modality=modality, view=view, findings=(Finding("effusion", "right", severity="severe"),))
+    areas = reader.label_areas(_masks_from_phantoms(modality, [left, right]), modality)
+    # a severe effusion reaches a little past the midline behind the heart on a radiograph
+    assert areas[0, names.index("effusion:left")] > 5 * areas[0, names.index("effusion:right")]
+    assert areas[1, names.index("effusion:right")] > 5 * areas[1, names.index("effusion:left")]
+
+
+def test_unsided_labels_count_the_whole_image():
+    masks = np.zeros((1, len(reader.finding_keys("cxr")), 64, 64), bool)
+    masks[0, reader.finding_keys("cxr").index("cardiomegaly"), 20:30, 10:50] = True
+    areas = reader.label_areas(masks, "cxr")
+    assert areas[0, reader.label_names("cxr").index("cardiomegaly")] == 400
+    assert areas.sum() == 400
+
+
+def _fake_reader(points=None):
+    model = reader.build("cxr", width=8)
+    if points is not None:
+        model.operating_points = points
+    return model
+
+
+def test_a_reader_without_operating_points_calls_at_one_half():
+    n_labels, n_keys = len(reader.label_names("cxr")), len(reader.finding_keys("cxr"))
+    probs = np.full((2, n_labels), 0.3, np.float32)
+    probs[1] = 0.7
+    masks = np.ones((2, n_keys, 64, 64), bool)  # the segmenter draws everywhere: no area rule without points
+    calls = reader.decide(_fake_reader(), probs, masks)
+    assert not calls[0].any() and calls[1].all()
+
+
+def test_operating_points_set_the_threshold_and_the_area_rule():
+    names, keys = reader.label_names("cxr"), reader.finding_keys("cxr")
+    probs = np.full((1, len(names)), 0.2, np.float32)
+    masks = np.zeros((1, len(keys), 64, 64), bool)
+    masks[0, keys.index("rib_fracture"), 10:12, 40:43] = True  # 6 pixels in the image's right half
+    points = {"mass": {"threshold": 0.1, "min_area": None}, "rib_fracture": {"threshold": 0.9, "min_area": 6}}
+    on = {names[i] for i in np.nonzero(reader.decide(_fake_reader(points), probs, masks)[0])[0]}
+    assert on == {"mass:left", "mass:right", "rib_fracture:left"}
+    points["rib_fracture"]["min_area"] = 7
+    on = {names[i] for i in np.nonzero(reader.decide(_fake_reader(points), probs, masks)[0])[0]}
+    assert on == {"mass:left", "mass:right"}
+
+
+def test_calibration_finds_the_threshold_that_separates_and_the_area_that_sees():
+    """Nodule probabilities separate at 0.03 (far from 0.5); rib fracture probabilities carry nothing, its drawn
+    area does: calibration must take the threshold for the one and the area rule for the other."""
+    rng = np.random.default_rng(0)
+    names, keys, cols = reader.label_names("cxr"), reader.finding_keys("cxr"), reader.label_columns("cxr")
+    n = 400
+    y = np.zeros((n, len(names)), np.float32)
+    probs = rng.uniform(0.0, 0.02, (n, len(names))).astype(np.float32)
+    masks = np.zeros((n, len(keys), 64, 64), bool)
+    nodule_right, fracture_left = rng.random(n) < 0.2, rng.random(n) < 0.2
+    y[nodule_right, names.index("nodule:right")] = 1
+    probs[nodule_right, names.index("nodule:right")] = rng.uniform(0.04, 0.3, nodule_right.sum())
+    y[fracture_left, names.index("rib_fracture:left")] = 1
+    probs[:, cols["rib_fracture"]] = rng.uniform(0, 1, (n, 2))
+    masks[fracture_left, keys.index("rib_fracture"), 30:33, 40:43] = True  # 9 px on the patient's left
+    masks[~fracture_left, keys.index("rib_fracture"), 30, 40:42] = True  # 2 px of noise elsewhere
+    points = reader.choose_operating_points("cxr", probs, masks, y)
+    assert 0.02 <= points["nodule"]["threshold"] < 0.04 and points["nodule"]["min_area"] is None
+    assert points["rib_fracture"]["threshold"] == 1.0 and 2 < points["rib_fracture"]["min_area"] <= 9
+    model = _fake_reader(points)
+    calls = reader.decide(model, probs, masks)
+    for key, truth in (("nodule", y[:, cols["nodule"]] > 0), ("rib_fracture", y[:, cols["rib_fracture"]] > 0)):
+        assert reader.finding_balanced_accuracy(calls[:, cols[key]], truth) == (1.0, 1.0), key
+    assert "effusion" not in points  # never present in this set: the default stays
+
+
+def test_operating_points_round_trip_through_the_card(tmp_path):
+    model = _fake_reader({"nodule": {"threshold": 0.12, "min_area": None}})
+    model.calibration = {"images": 10, "seeds": [reader.CALIBRATION_SEED0, reader.CALIBRATION_SEED0 + 10]}
+    path = tmp_path / "r.safetensors"
+    reader.save(model, 64, str(path), {"finding_accuracy": 0.5})
+    before = path.read_bytes()
+    loaded, _ = reader.load(str(path))
+    assert loaded.operating_points == model.operating_points and loaded.calibration == model.calibration
+    loaded.operating_points = {"nodule": {"threshold": 0.2, "min_area": 3}}
+    reader.write_card(loaded, 64, str(path), {"finding_accuracy": 0.6})
+    again, _ = reader.load(str(path))
+    assert again.operating_points["nodule"] == {"threshold": 0.2, "min_area": 3}
+    assert path.read_bytes() == before  # the card changed, the weights did not
+    assert json.loads(path.with_suffix(".json").read_text())["heldout"] == {"finding_accuracy": 0.6}
+
+
+def test_a_specificity_floor_gives_up_sensitivity_for_fewer_false_calls():
+    rng = np.random.default_rng(1)
+    names = reader.label_names("cxr")
+    n, col = 1000, names.index("cardiomegaly")
+    y = np.zeros((n, len(names)), np.float32)
+    y[: n // 5, col] = 1
+    probs = np.zeros((n, len(names)), np.float32)
+    probs[:, col] = np.clip(y[:, col] * 0.3 + rng.normal(0.2, 0.1, n), 0, 1)  # overlapping classes
+    masks = np.zeros((n, len(reader.finding_keys("cxr")), 64, 64), bool)
+    loose = reader.choose_operating_points("cxr", probs, masks, y)["cardiomegaly"]["threshold"]
+    strict = reader.choose_operating_points("cxr", probs, masks, y, min_specificity=0.99)["cardiomegaly"]
+    assert strict["threshold"] > loose
+    spec = reader.finding_balanced_accuracy(probs[:, [col]] > strict["threshold"], y[:, [col]] > 0)[1]
+    assert spec >= 0.99
+    # where every threshold calls every film, the floor is kept by calling none rather than by breaking it
+    probs[:, col] = 0.95
+    points = reader.choose_operating_points("cxr", probs, masks, y, min_specificity=0.5)
+    assert not reader.decide(_fake_reader(points), probs, masks)[:, col].any()
+
+
+def test_cli_calibrate_studies_floors_and_writes_one(tmp_path, capsys):
+    model = reader.build("cxr", width=8)
+    path = tmp_path / "r.safetensors"
+    reader.save(model, 64, str(path))
+    before = path.with_suffix(".json").read_text()
+    args = ["reader", "calibrate", "--weights", str(path), "--calibration-count", "16", "--count", "8",
+            "--workers", "1"]
+    assert cli(args + ["--min-specificity", "0", "0.99"]) == 0
+    study = json.loads(capsys.readouterr().out)
+    assert [r["min_specificity"] for r in study["rows"]] == [None, 0.0, 0.99]
+    assert study["rows"][0]["operating_points"] == {} and study["calibration"]["images"] == 16
+    assert path.with_suffix(".json").read_text() == before  # a study writes nothing
+    assert cli(args + ["--min-specificity", "0.99", "--write"]) == 0
+    chosen = json.loads(capsys.readouterr().out)["rows"][-1]
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["heldout"] == chosen["heldout"] and card["operating_points"] == chosen["operating_points"]
+    assert card["calibration"]["min_specificity"] == 0.99
+    assert cli(["reader", "eval", "--weights", str(path), "--count", "8", "--workers", "1", "--write"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["heldout"] == printed and card["operating_points"] == chosen["operating_points"]
+    for bad, message in ((["--calibration-count", "0"], "calibration count 0"),
+                         (["--min-specificity", "1.5"], "min specificity 1.5"),
+                         (["--min-specificity", "0", "0.9", "--write"], "one --min-specificity")):
+        assert cli(["reader", "calibrate", "--weights", str(path)] + bad) == 2
+        assert message in capsys.readouterr().err
