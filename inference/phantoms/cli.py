@@ -5,7 +5,7 @@
     python -m inference.phantoms bench
     python -m inference.phantoms calibrate
     python -m inference.phantoms conspicuity --size 256 --seeds 8
-    python -m inference.phantoms reader train|calibrate|eval --modality cxr --size 64
+    python -m inference.phantoms reader train|operating-points|eval --modality cxr --size 64
 
 A finding is key[:laterality[:severity[:size_mm[:location]]]], e.g. nodule:left:mild:12:LUL.
 Bad parameters print one line naming the bad value on stderr and exit with status 2.
@@ -198,7 +198,7 @@ def cmd_reader(args) -> int:
     for floor in args.min_specificity:
         if not 0 <= floor <= 1:
             raise ConditionError(f"min specificity {floor!r} must lie in 0..1")
-    if args.write and args.action == "calibrate" and len(args.min_specificity) != 1:
+    if args.write and args.action == "operating-points" and len(args.min_specificity) != 1:
         raise ConditionError("--write stores one set of operating points: give one --min-specificity")
     if args.action == "train":
         if not args.out:
@@ -214,8 +214,8 @@ def cmd_reader(args) -> int:
         if not Path(path).exists():
             raise ConditionError(f"no reader at {path!r}; train one with `reader train --out {path}`")
         model, size = reader.load(path)
-        if args.action == "calibrate":
-            return _reader_calibrate(reader, model, size, path, args)
+        if args.action == "operating-points":
+            return _reader_operating_points(reader, model, size, path, args)
         figures = reader.evaluate(model, size, args.count or 2000, workers=args.workers)
         if args.write:  # the card records what this command printed
             reader.write_card(model, size, path, figures)
@@ -223,10 +223,10 @@ def cmd_reader(args) -> int:
     return 0
 
 
-def _reader_calibrate(reader, model, size: int, path: str, args) -> int:
+def _reader_operating_points(reader, model, size: int, path: str, args) -> int:
     """Operating points per specificity floor on calibration seeds, held-out figures at each; --write keeps
     the one asked for in the reader's card (its weights stay as they are)."""
-    study = reader.calibration_study(model, size, args.min_specificity, args.calibration_count,
+    study = reader.operating_point_study(model, size, args.min_specificity, args.calibration_count,
                                      args.count or 2000, workers=args.workers)
     if args.write:
         chosen = study["rows"][-1]
@@ -278,9 +278,9 @@ def main(argv=None) -> int:
     cs.add_argument("--finding", action="append", help="a chest radiograph finding key (default: all)")
     cs.add_argument("--against-real", action="store_true",
                     help="compare the local contrast of nodules on the real film (pydicom-data) and the phantom's")
-    rd = sub.add_parser("reader", help="train / calibrate / evaluate a reader model on phantoms")
-    rd.add_argument("action", choices=["train", "calibrate", "eval"],
-                    help="calibrate: choose operating points on calibration seeds and score them on held-out ones")
+    rd = sub.add_parser("reader", help="train / evaluate a reader, or study its operating points")
+    rd.add_argument("action", choices=["train", "operating-points", "eval"],
+                    help="operating-points: choose them on calibration seeds and score them on held-out ones")
     rd.add_argument("--modality", default="cxr")
     rd.add_argument("--size", type=int, default=64)
     rd.add_argument("--count", type=int, help="images to train on (train) or to score (eval)")
@@ -292,11 +292,11 @@ def main(argv=None) -> int:
     rd.add_argument("--threads", type=int, default=2, help="torch threads for training")
     rd.add_argument("--eval-count", type=int, default=2000, help="held-out images scored after training")
     rd.add_argument("--calibration-count", type=int, default=2000,
-                    help="phantoms the operating points are chosen on (calibrate)")
+                    help="phantoms the operating points are chosen on (operating-points)")
     rd.add_argument("--min-specificity", type=float, nargs="+", default=[0.995],
-                    help="calibrate: each finding's specificity floor on the calibration seeds (one study row each)")
+                    help="operating-points: each finding's specificity floor on the calibration seeds (one study row each)")
     rd.add_argument("--write", action="store_true",
-                    help="eval: record the figures in the reader's card; calibrate: keep the operating points "
+                    help="eval: record the figures in the reader's card; operating-points: keep the points "
                          "and their figures there (one --min-specificity)")
     rd.add_argument("--weights", help="reader to evaluate (default: the shipped one for --modality/--size)")
     rd.add_argument("--out", help="where to write the trained reader (.safetensors; a .json card goes beside it)")

@@ -7,7 +7,7 @@ It never sees the generator's weights or its training seeds.
 
     python -m inference.phantoms reader train --modality cxr --size 64 --count 24000 --epochs 8 \\
         --out inference/weights/reader-cxr-64.safetensors
-    python -m inference.phantoms reader calibrate --weights inference/weights/reader-cxr-64.safetensors
+    python -m inference.phantoms reader operating-points --weights inference/weights/reader-cxr-64.safetensors
     python -m inference.phantoms reader eval --weights inference/weights/reader-cxr-64.safetensors --count 2000
 
 This module holds the network, the labels and the scores; it imports no Django.
@@ -428,7 +428,7 @@ def choose_operating_points(modality: str, probs: np.ndarray, masks: np.ndarray,
     return points
 
 
-def calibration_study(model, size: int, min_specificities: list[float], count: int = 2000,
+def operating_point_study(model, size: int, min_specificities: list[float], count: int = 2000,
                       heldout_count: int = 2000, seed0: int = CALIBRATION_SEED0, workers: int = 1) -> dict:
     """Operating points chosen on `count` calibration phantoms for each specificity floor, and the held-out
     figures at each (and at the default 0.5, the first row), from one rendering and one pass of the reader

@@ -366,12 +366,12 @@ def test_a_specificity_floor_gives_up_sensitivity_for_fewer_false_calls():
     assert not reader.decide(_fake_reader(points), probs, masks)[:, col].any()
 
 
-def test_cli_calibrate_studies_floors_and_writes_one(tmp_path, capsys):
+def test_cli_operating_points_studies_floors_and_writes_one(tmp_path, capsys):
     model = reader.build("cxr", width=8)
     path = tmp_path / "r.safetensors"
     reader.save(model, 64, str(path))
     before = path.with_suffix(".json").read_text()
-    args = ["reader", "calibrate", "--weights", str(path), "--calibration-count", "16", "--count", "8",
+    args = ["reader", "operating-points", "--weights", str(path), "--calibration-count", "16", "--count", "8",
             "--workers", "1"]
     assert cli(args + ["--min-specificity", "0", "0.99"]) == 0
     study = json.loads(capsys.readouterr().out)
@@ -390,5 +390,5 @@ def test_cli_calibrate_studies_floors_and_writes_one(tmp_path, capsys):
     for bad, message in ((["--calibration-count", "0"], "calibration count 0"),
                          (["--min-specificity", "1.5"], "min specificity 1.5"),
                          (["--min-specificity", "0", "0.9", "--write"], "one --min-specificity")):
-        assert cli(["reader", "calibrate", "--weights", str(path)] + bad) == 2
+        assert cli(["reader", "operating-points", "--weights", str(path)] + bad) == 2
         assert message in capsys.readouterr().err
