@@ -227,7 +227,7 @@ def _reader_operating_points(reader, model, size: int, path: str, args) -> int:
     """Operating points per specificity floor on calibration seeds, held-out figures at each; --write keeps
     the one asked for in the reader's card (its weights stay as they are)."""
     study = reader.operating_point_study(model, size, args.min_specificity, args.calibration_count,
-                                     args.count or 2000, workers=args.workers)
+                                         args.count or 2000, workers=args.workers)
     if args.write:
         chosen = study["rows"][-1]
         model.operating_points = chosen["operating_points"]
