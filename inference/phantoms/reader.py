@@ -390,7 +390,7 @@ def decide(model, probs: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return calls
 
 
-def finding_balanced_accuracy(calls: np.ndarray, truth: np.ndarray) -> tuple[float | None, float]:
+def finding_sensitivity_specificity(calls: np.ndarray, truth: np.ndarray) -> tuple[float | None, float]:
     """(sensitivity, specificity) of one finding's label columns: present counts as found only with every side
     right, absent only with no side called. Sensitivity is None when the finding is never present."""
     present = truth.any(1)
@@ -413,7 +413,7 @@ def choose_operating_points(modality: str, probs: np.ndarray, masks: np.ndarray,
             continue
 
         def accuracy(calls):
-            sens, spec = finding_balanced_accuracy(calls, t)
+            sens, spec = finding_sensitivity_specificity(calls, t)
             return (sens + spec) / 2 if spec >= min_specificity else -1.0
 
         p, a = probs[:, cols], areas[:, cols]
@@ -429,7 +429,7 @@ def choose_operating_points(modality: str, probs: np.ndarray, masks: np.ndarray,
 
 
 def operating_point_study(model, size: int, min_specificities: list[float], count: int = 2000,
-                      heldout_count: int = 2000, seed0: int = CALIBRATION_SEED0, workers: int = 1) -> dict:
+                          heldout_count: int = 2000, seed0: int = CALIBRATION_SEED0, workers: int = 1) -> dict:
     """Operating points chosen on `count` calibration phantoms for each specificity floor, and the held-out
     figures at each (and at the default 0.5, the first row), from one rendering and one pass of the reader
     over each set. Leaves the model's own operating points as they were."""
@@ -489,7 +489,7 @@ def score(model, data: Batch, predicted: tuple[np.ndarray, np.ndarray] | None = 
     for k in keys:
         cols = columns[k]
         present = truth[:, cols].any(1)
-        sens, spec = finding_balanced_accuracy(pred[:, cols], truth[:, cols])
+        sens, spec = finding_sensitivity_specificity(pred[:, cols], truth[:, cols])
         ki = keys.index(k)
         dices, small = [], []
         for n in np.nonzero(present)[0]:

@@ -326,7 +326,7 @@ def test_calibration_finds_the_threshold_that_separates_and_the_area_that_sees()
     model = _fake_reader(points)
     calls = reader.decide(model, probs, masks)
     for key, truth in (("nodule", y[:, cols["nodule"]] > 0), ("rib_fracture", y[:, cols["rib_fracture"]] > 0)):
-        assert reader.finding_balanced_accuracy(calls[:, cols[key]], truth) == (1.0, 1.0), key
+        assert reader.finding_sensitivity_specificity(calls[:, cols[key]], truth) == (1.0, 1.0), key
     assert "effusion" not in points  # never present in this set: the default stays
 
 
@@ -358,7 +358,7 @@ def test_a_specificity_floor_gives_up_sensitivity_for_fewer_false_calls():
     loose = reader.choose_operating_points("cxr", probs, masks, y)["cardiomegaly"]["threshold"]
     strict = reader.choose_operating_points("cxr", probs, masks, y, min_specificity=0.99)["cardiomegaly"]
     assert strict["threshold"] > loose
-    spec = reader.finding_balanced_accuracy(probs[:, [col]] > strict["threshold"], y[:, [col]] > 0)[1]
+    spec = reader.finding_sensitivity_specificity(probs[:, [col]] > strict["threshold"], y[:, [col]] > 0)[1]
     assert spec >= 0.99
     # where every threshold calls every film, the floor is kept by calling none rather than by breaking it
     probs[:, col] = 0.95
