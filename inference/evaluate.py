@@ -32,6 +32,7 @@ import numpy as np
 
 from .conditions import ConditionError, Conditions
 from .weights_info import DEFAULT_GUIDANCE
+from .vocabulary import SEVERITIES
 
 EVAL_SEED0 = 30_000_000  # conditions and patients for evaluation; training uses 0.. and readers 10M / 20M
 PLACEMENT_SEED0 = 40_000_000  # the virtual patients typical placement puts undrawn findings in (not the truth's)
@@ -45,7 +46,7 @@ def _scores(model, images: np.ndarray, conditions: list[Conditions], target_mask
     probs, pred_masks = reader.predict(model, images)
     names, keys = reader.label_names(model.modality), reader.finding_keys(model.modality)
     columns = reader.label_columns(model.modality)
-    per = {k: {"n": 0, "agree": 0, "dice": []} for k in keys}
+    per = {k: {"n": 0, "agree": 0, "dice": [], "by_severity": {}} for k in keys}
     false_by_label = {}
     # per condition, so that two runs on the same conditions can be compared pairwise (`compare`)
     agreed, falsed = [], []
@@ -61,6 +62,7 @@ def _scores(model, images: np.ndarray, conditions: list[Conditions], target_mask
             per[f.key]["n"] += 1
             agree = bool((got[cols] == want[cols]).all())
             per[f.key]["agree"] += agree
+            per[f.key]["by_severity"].setdefault(f.severity, []).append(agree)
             agreed.append([i, f.key, int(agree)])
             if target_masks is not None:
                 ki = keys.index(f.key)
@@ -76,7 +78,12 @@ def _scores(model, images: np.ndarray, conditions: list[Conditions], target_mask
         "findings_scored": n,
         "false_by_label": dict(sorted(false_by_label.items(), key=lambda kv: -kv[1])),
         "per_finding": {k: {"n": v["n"], "agreement": round(v["agree"] / v["n"], 4) if v["n"] else None,
-                            "dice": round(float(np.mean(v["dice"])), 4) if v["dice"] else None}
+                            "dice": round(float(np.mean(v["dice"])), 4) if v["dice"] else None,
+                            # beside the reader card's sensitivity_by_severity: its ceiling per severity
+                            "agreement_by_severity": {
+                                sev: {"n": len(v["by_severity"][sev]),
+                                      "agreement": round(float(np.mean(v["by_severity"][sev])), 4)}
+                                for sev in SEVERITIES if sev in v["by_severity"]}}
                         for k, v in per.items() if v["n"]},
         "outcomes": {"findings": agreed, "false": falsed},  # [condition, finding, agreed]; false per condition
     }
@@ -260,6 +267,15 @@ def _summary(r: dict) -> str:
         ce = fmt(r["reader_ceiling"]["per_finding"].get(k, {}).get("agreement"))
         dice = " / ".join(fmt(r[a]["per_finding"].get(k, {}).get("dice")) for a in arms if a != "without_masks")
         lines.append(f"  {k:22s} n={v['n']:3d}  {agree} / {ce}   dice {dice}")
+    if any("agreement_by_severity" in v for v in r["with_masks"]["per_finding"].values()):  # absent in older results
+        lines.append("agreement by severity, with masks (mild / moderate / severe; the ceiling's in brackets):")
+
+        def by_severity(v):
+            rows = v.get("agreement_by_severity", {})
+            return " / ".join(fmt(rows[s]["agreement"]) if s in rows else "-" for s in SEVERITIES)
+
+        for k, v in r["with_masks"]["per_finding"].items():
+            lines.append(f"  {k:22s} {by_severity(v)}  ({by_severity(r['reader_ceiling']['per_finding'].get(k, {}))})")
     d, m = r["diversity"], r["memorisation"]
     lines.append(f"diversity: RMS between seeds {d['generated_rms']:.4f} vs phantom patients {d['phantom_rms']:.4f} "
                  f"(ratio {d['ratio']:.3f}, {d['groups']} conditions x {d['seeds_per_group']} seeds)")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..conditions import Conditions
-from ..vocabulary import FINDINGS
+from ..vocabulary import FINDINGS, SEVERITIES
 
 TRAIN_SEED0 = 10_000_000  # readers train on seeds from here ...
 HELDOUT_SEED0 = 20_000_000  # ... and are scored on seeds from here; the DiT recipes use neither range
@@ -390,11 +390,37 @@ def decide(model, probs: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return calls
 
 
+def finding_found(calls: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """(n,) bool: the finding is present and every side of it is called right (a left nodule called on the
+    right is not found)."""
+    return (calls == truth).all(1) & truth.any(1)
+
+
+def sensitivity_by_severity(found: np.ndarray, severities: list) -> dict:
+    """{severity: {"n", "sensitivity"}} over the images where the finding is present (`severities[i]`, None
+    where it is absent): tells a reader that misses only the mild cases from one that misses them all."""
+    out = {}
+    for sev in SEVERITIES:
+        rows = [i for i, s in enumerate(severities) if s == sev]
+        if rows:
+            out[sev] = {"n": len(rows), "sensitivity": round(float(found[rows].mean()), 4)}
+    return out
+
+
+def _severities(conditions: list, key: str, present: np.ndarray) -> list:
+    """The conditioned severity of `key` in each image where its label is present, else None."""
+    out = []
+    for cond, here in zip(conditions, present):
+        sev = next((f.severity for f in cond.findings if f.key == key), None) if here else None
+        out.append(sev)
+    return out
+
+
 def finding_sensitivity_specificity(calls: np.ndarray, truth: np.ndarray) -> tuple[float | None, float]:
     """(sensitivity, specificity) of one finding's label columns: present counts as found only with every side
     right, absent only with no side called. Sensitivity is None when the finding is never present."""
     present = truth.any(1)
-    found = ((calls == truth).all(1) & present).sum()
+    found = finding_found(calls, truth).sum()
     silent = (~calls.any(1) & ~present).sum()
     spec = float(silent / max(1, (~present).sum()))
     return (float(found / present.sum()) if present.any() else None), spec
@@ -502,7 +528,9 @@ def score(model, data: Batch, predicted: tuple[np.ndarray, np.ndarray] | None = 
                   "balanced_accuracy": None if sens is None else round(float((sens + spec) / 2), 4),
                   "auc": None if (a := auc(probs[:, cols].max(1), present)) is None else round(a, 4),
                   "dice": round(float(np.mean(dices)), 4) if dices else None, "n_dice": len(dices),
-                  "dice_small": round(float(np.mean(small)), 4) if small else None, "n_small": len(small)}
+                  "dice_small": round(float(np.mean(small)), 4) if small else None, "n_small": len(small),
+                  "sensitivity_by_severity": sensitivity_by_severity(
+                      finding_found(pred[:, cols], truth[:, cols]), _severities(data.conditions, k, present))}
     all_d = [per[k]["dice"] * per[k]["n_dice"] for k in keys if per[k]["dice"] is not None]
     n_d = sum(per[k]["n_dice"] for k in keys)
     return {

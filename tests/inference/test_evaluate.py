@@ -48,6 +48,7 @@ def test_evaluate_reports_every_figure(tiny_pair):
     assert r["eval_seeds"][0] == ev.EVAL_SEED0
     json.dumps(r)  # the --json output
     assert "agreement" in ev._summary(r)
+    assert "agreement by severity" in ev._summary(r)
 
 
 def test_show_prints_a_saved_result_as_the_table(tiny_pair, tmp_path, capsys):
@@ -62,9 +63,13 @@ def test_show_prints_a_saved_result_as_the_table(tiny_pair, tmp_path, capsys):
     # a result saved before the typical-placement arm existed still shows
     for key in ("typical_placement", "placement_seeds"):
         r.pop(key)
+    for arm in ("with_masks", "without_masks", "reader_ceiling"):  # and before agreement by severity
+        for figures in r[arm]["per_finding"].values():
+            figures.pop("agreement_by_severity")
     saved.write_text(json.dumps(r))
     assert ev.main(["--show", str(saved)]) == 0
-    assert "with masks / without masks / ceiling" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "with masks / without masks / ceiling" in out and "by severity" not in out
     saved.write_text("{not json")
     assert ev.main(["--show", str(saved)]) == 2
     assert "cannot read" in capsys.readouterr().err
@@ -204,3 +209,28 @@ def test_the_generator_is_judged_at_the_readers_operating_points():
     model.operating_points = {k: {"threshold": -1.0, "min_area": None} for k in keys}  # calls everything
     loud = ev._scores(model, images, conditions, None)
     assert loud["false_findings"] == 1.0 and loud["agreement"] == 1.0
+
+
+def test_agreement_is_also_counted_per_severity():
+    """A reader that calls a left effusion on every image agrees with the left ones, mild or severe, and not
+    with the right one: the per-severity rows say which severities the generator (or the judge) misses."""
+    import torch
+    from inference.conditions import Conditions, Finding
+
+    names = reader.label_names("cxr")
+
+    class LeftEffusionEverywhere(torch.nn.Module):
+        modality = "cxr"
+
+        def forward(self, x):
+            logits = torch.full((x.shape[0], len(names)), -10.0)
+            logits[:, names.index("effusion:left")] = 10.0
+            return logits, torch.full((x.shape[0], len(reader.finding_keys("cxr")), 64, 64), -10.0)
+
+    images = np.zeros((3, 1, 64, 64), np.float32)
+    conditions = [Conditions(findings=(Finding("effusion", "left", severity="mild"),)),
+                  Conditions(findings=(Finding("effusion", "left", severity="severe"),)),
+                  Conditions(findings=(Finding("effusion", "right", severity="severe"),))]
+    got = ev._scores(LeftEffusionEverywhere(), images, conditions, None)["per_finding"]["effusion"]
+    assert got["agreement"] == 0.6667
+    assert got["agreement_by_severity"] == {"mild": {"n": 1, "agreement": 1.0}, "severe": {"n": 2, "agreement": 0.5}}

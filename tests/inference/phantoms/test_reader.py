@@ -176,6 +176,22 @@ def test_score_of_a_perfect_and_a_silent_reader():
     for k, figures in perfect["per_finding"].items():  # the oracle ranks every image with a finding first
         assert figures["auc"] == (1.0 if 0 < figures["n_present"] < len(data) else None), k
     assert all(f["auc"] in (0.5, None) for f in silent["per_finding"].values())  # one score for all: ties
+    for k, figures in perfect["per_finding"].items():  # every present finding falls in its severity's row
+        by_severity = figures["sensitivity_by_severity"]
+        assert sum(row["n"] for row in by_severity.values()) == figures["n_present"], k
+        assert all(row["sensitivity"] == 1.0 for row in by_severity.values()), k
+        assert all(row["sensitivity"] == 0.0 for row in silent["per_finding"][k]["sensitivity_by_severity"].values())
+
+
+def test_sensitivity_by_severity_counts_each_severity_apart():
+    found = np.array([True, False, False, True, True, False])
+    severities = ["mild", "mild", None, "severe", "severe", "moderate"]
+    assert reader.sensitivity_by_severity(found, severities) == {
+        "mild": {"n": 2, "sensitivity": 0.5}, "moderate": {"n": 1, "sensitivity": 0.0},
+        "severe": {"n": 2, "sensitivity": 1.0}}
+    # a left nodule called on the right is not found; a finding never present has no row
+    assert reader.finding_found(np.array([[False, True]]), np.array([[True, False]])).tolist() == [False]
+    assert reader.sensitivity_by_severity(np.zeros(3, bool), [None] * 3) == {}
 
 
 def test_auc_counts_ranked_pairs():
