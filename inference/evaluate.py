@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from .conditions import ConditionError, Conditions
-from .weights_info import DEFAULT_GUIDANCE
 from .vocabulary import SEVERITIES
+from .weights_info import DEFAULT_GUIDANCE
 
 EVAL_SEED0 = 30_000_000  # conditions and patients for evaluation; training uses 0.. and readers 10M / 20M
 PLACEMENT_SEED0 = 40_000_000  # the virtual patients typical placement puts undrawn findings in (not the truth's)
