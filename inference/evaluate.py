@@ -46,7 +46,7 @@ def _scores(model, images: np.ndarray, conditions: list[Conditions], target_mask
     probs, pred_masks = reader.predict(model, images)
     names, keys = reader.label_names(model.modality), reader.finding_keys(model.modality)
     columns = reader.label_columns(model.modality)
-    per = {k: {"n": 0, "agree": 0, "dice": [], "by_severity": {}} for k in keys}
+    per = {k: {"agree": [], "severity": [], "dice": []} for k in keys}  # one entry per conditioned finding
     false_by_label = {}
     # per condition, so that two runs on the same conditions can be compared pairwise (`compare`)
     agreed, falsed = [], []
@@ -59,32 +59,30 @@ def _scores(model, images: np.ndarray, conditions: list[Conditions], target_mask
             false_by_label[names[j]] = false_by_label.get(names[j], 0) + 1
         for f in c.findings:
             cols = columns[f.key]
-            per[f.key]["n"] += 1
             agree = bool((got[cols] == want[cols]).all())
-            per[f.key]["agree"] += agree
-            per[f.key]["by_severity"].setdefault(f.severity, []).append(agree)
+            per[f.key]["agree"].append(agree)
+            per[f.key]["severity"].append(f.severity)
             agreed.append([i, f.key, int(agree)])
             if target_masks is not None:
                 ki = keys.index(f.key)
                 t = target_masks[i, ki] > 0
                 if t.sum() >= reader.MIN_DICE_PIXELS:
                     per[f.key]["dice"].append(reader.dice(pred_masks[i, ki], t))
-    n = sum(v["n"] for v in per.values())
+    n = sum(len(v["agree"]) for v in per.values())
     dices = [d for v in per.values() for d in v["dice"]]
     return {
-        "agreement": round(sum(v["agree"] for v in per.values()) / max(1, n), 4),
+        "agreement": round(sum(sum(v["agree"]) for v in per.values()) / max(1, n), 4),
         "dice": round(float(np.mean(dices)), 4) if dices else None,
         "false_findings": round(sum(falsed) / max(1, len(conditions)), 4),
         "findings_scored": n,
         "false_by_label": dict(sorted(false_by_label.items(), key=lambda kv: -kv[1])),
-        "per_finding": {k: {"n": v["n"], "agreement": round(v["agree"] / v["n"], 4) if v["n"] else None,
+        "per_finding": {k: {"n": len(v["agree"]), "agreement": round(sum(v["agree"]) / len(v["agree"]), 4),
                             "dice": round(float(np.mean(v["dice"])), 4) if v["dice"] else None,
                             # beside the reader card's sensitivity_by_severity: its ceiling per severity
                             "agreement_by_severity": {
-                                sev: {"n": len(v["by_severity"][sev]),
-                                      "agreement": round(float(np.mean(v["by_severity"][sev])), 4)}
-                                for sev in SEVERITIES if sev in v["by_severity"]}}
-                        for k, v in per.items() if v["n"]},
+                                sev: {"n": count, "agreement": rate}
+                                for sev, (count, rate) in reader.rates_by_severity(v["agree"], v["severity"]).items()}}
+                        for k, v in per.items() if v["agree"]},
         "outcomes": {"findings": agreed, "false": falsed},  # [condition, finding, agreed]; false per condition
     }
 

@@ -396,24 +396,28 @@ def finding_found(calls: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return (calls == truth).all(1) & truth.any(1)
 
 
-def sensitivity_by_severity(found: np.ndarray, severities: list) -> dict:
-    """{severity: {"n", "sensitivity"}} over the images where the finding is present (`severities[i]`, None
-    where it is absent): tells a reader that misses only the mild cases from one that misses them all."""
+def rates_by_severity(hits, severities: list) -> dict:
+    """{severity: (n, share of hits)} over the entries that have a severity (None: not counted), in the
+    vocabulary's order. The reader's sensitivity and the generator's agreement are both split by it."""
+    hits = np.asarray(hits, bool)
     out = {}
     for sev in SEVERITIES:
         rows = [i for i, s in enumerate(severities) if s == sev]
         if rows:
-            out[sev] = {"n": len(rows), "sensitivity": round(float(found[rows].mean()), 4)}
+            out[sev] = (len(rows), round(float(hits[rows].mean()), 4))
     return out
+
+
+def sensitivity_by_severity(found: np.ndarray, severities: list) -> dict:
+    """{severity: {"n", "sensitivity"}} over the images where the finding is present (`severities[i]`, None
+    where it is absent): tells a reader that misses only the mild cases from one that misses them all."""
+    return {sev: {"n": n, "sensitivity": rate} for sev, (n, rate) in rates_by_severity(found, severities).items()}
 
 
 def _severities(conditions: list, key: str, present: np.ndarray) -> list:
     """The conditioned severity of `key` in each image where its label is present, else None."""
-    out = []
-    for cond, here in zip(conditions, present):
-        sev = next((f.severity for f in cond.findings if f.key == key), None) if here else None
-        out.append(sev)
-    return out
+    return [next((f.severity for f in cond.findings if f.key == key), None) if here else None
+            for cond, here in zip(conditions, present)]
 
 
 def finding_sensitivity_specificity(calls: np.ndarray, truth: np.ndarray) -> tuple[float | None, float]:
