@@ -109,7 +109,10 @@ def masks_for(masks: dict, conditions: Conditions, modality: str, size: int) -> 
 
 
 BASE_SIZE = 64  # the U-Net works at this size; larger inputs enter through a patch embedding
-READOUTS = ("encoder", "encoder+decoder")  # where labels are read from; cards without one are "encoder"
+# Where labels are read from; cards without one are "encoder". "+masks" also reads each finding's mask logits
+# at their strongest on each side, and trains every mask map on every image (an empty map teaches "none
+# here"), so that a finding of a few pixels reaches the label as one strong cell, not a diluted average.
+READOUTS = ("encoder", "encoder+decoder", "encoder+decoder+masks")
 DEFAULT_READOUT = "encoder+decoder"
 
 
@@ -117,7 +120,8 @@ def build(modality: str, width: int = 16, size: int = BASE_SIZE, readout: str = 
     """A 4-level U-Net: segmentation from the decoder, labels from side-pooled features: the encoder's
     deepest two levels, and with `readout="encoder+decoder"` also the decoder's full-resolution output, where
     a finding of a few pixels (a nodule, a clot) is still a few cells rather than a fraction of one. Readers
-    saved before the decoder readout existed load as `"encoder"`.
+    saved before the decoder readout existed load as `"encoder"`. With `"encoder+decoder+masks"` the labels
+    also read every finding's mask logits, at their maximum on each image half and over the whole image.
 
     Above 64 px the image enters through a patch embedding (a stride-f convolution, f = size / 64) and the
     masks leave through a sub-pixel head, so the U-Net still runs at 64 px: a 256 px reader sees every pixel
@@ -135,7 +139,8 @@ def build(modality: str, width: int = 16, size: int = BASE_SIZE, readout: str = 
     patch = size // BASE_SIZE
     if readout not in READOUTS:
         raise ValueError(f"reader readout {readout!r} must be one of {READOUTS}")
-    reads_decoder = readout == "encoder+decoder"
+    reads_decoder = readout.startswith("encoder+decoder")
+    reads_masks = readout.endswith("+masks")
 
     def block(a, b):
         return nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.GroupNorm(8, b), nn.SiLU(),
@@ -147,12 +152,16 @@ def build(modality: str, width: int = 16, size: int = BASE_SIZE, readout: str = 
         parts = (x[..., :h], x[..., h:], x)
         return torch.cat([t.mean((2, 3)) for t in parts] + [t.amax((2, 3)) for t in parts], 1)
 
+    def side_max(x):
+        h = x.shape[-1] // 2
+        return torch.cat([t.amax((2, 3)) for t in (x[..., :h], x[..., h:], x)], 1)
+
     class Reader(nn.Module):
         def __init__(self):
             super().__init__()
             w = width
             self.modality, self.keys, self.labels, self.width, self.size = modality, keys, names, width, size
-            self.readout = readout
+            self.readout, self.reads_masks = readout, reads_masks
             self.patch = patch
             if patch > 1:
                 self.embed = nn.Conv2d(cin, 2 * w, patch, stride=patch)
@@ -168,11 +177,13 @@ def build(modality: str, width: int = 16, size: int = BASE_SIZE, readout: str = 
             top = w + 2 * w if patch > 1 else w  # decoder output channels (with the patch embedding above 64 px)
             self.seg = nn.Conv2d(top, len(keys) * patch * patch, 1)
             pooled = 8 * w + 4 * w + (top if reads_decoder else 0)
-            self.cls = nn.Sequential(nn.Linear(6 * pooled, 256), nn.SiLU(), nn.Linear(256, len(names)))
+            mask_reads = 3 * len(keys) if reads_masks else 0
+            self.cls = nn.Sequential(nn.Linear(6 * pooled + mask_reads, 256), nn.SiLU(), nn.Linear(256, len(names)))
 
         def forward(self, x, pairs=None):
             """(label logits, mask logits). `pairs` = (image indices, finding indices): only those masks,
-            as (pairs, size, size), which is what training needs (most of the 12 maps of an image are empty)."""
+            as (pairs, size, size), which is what training needs (most of the 12 maps of an image are empty).
+            A reader that reads its masks computes them all and ignores `pairs`."""
             e = self.embed(x) if self.patch > 1 else x
             a = self.e1(e)
             b = self.e2(self.pool(a))
@@ -184,6 +195,9 @@ def build(modality: str, width: int = 16, size: int = BASE_SIZE, readout: str = 
             if self.patch > 1:
                 u = torch.cat([u, e], 1)
             pooled = [side_pool(d), side_pool(c)] + ([side_pool(u)] if reads_decoder else [])
+            if self.reads_masks:
+                masks = F.pixel_shuffle(self.seg(u), self.patch)
+                return self.cls(torch.cat(pooled + [side_max(masks)], 1)), masks
             logits = self.cls(torch.cat(pooled, 1))
             if pairs is None:
                 return logits, F.pixel_shuffle(self.seg(u), self.patch)
@@ -270,14 +284,19 @@ def loss_fn(model, x, y, m):
     import torch
     import torch.nn.functional as F
 
-    # only drawn findings teach the segmenter, and only their maps are computed
+    # only drawn findings teach the segmenter, and only their maps are computed; a reader that reads its
+    # masks learns every map of every image (the empty ones say "none here") and its Dice from the drawn ones
     pairs = torch.nonzero(m.flatten(2).amax(-1) > 0, as_tuple=True)
     logits, seg = model(x, pairs)
     l_cls = F.binary_cross_entropy_with_logits(logits.float(), y)
+    l_dense = 0.0
+    if model.reads_masks:
+        l_dense = F.binary_cross_entropy_with_logits(seg.float(), m)
+        seg = seg[pairs]
     if not len(pairs[0]):
-        return l_cls
+        return l_cls + l_dense
     seg, m = seg.float(), m[pairs]  # (drawn masks, size, size)
-    l_bce = F.binary_cross_entropy_with_logits(seg, m)
+    l_bce = l_dense if model.reads_masks else F.binary_cross_entropy_with_logits(seg, m)
     p = torch.sigmoid(seg)
     inter = (p * m).flatten(1).sum(-1)
     denom = (p + m).flatten(1).sum(-1)

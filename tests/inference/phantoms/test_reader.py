@@ -79,6 +79,34 @@ def test_the_decoder_readout_feeds_the_labels_and_the_encoder_readout_does_not(s
         reader.build("ct", readout="pixels")
 
 
+@pytest.mark.parametrize("size", [64, 256])
+def test_the_mask_readout_feeds_each_sides_strongest_mask_logit_to_the_labels(size):
+    """With readout "+masks", raising one mask logit on the image's left half (the patient's right) moves the
+    labels; the other readouts' labels do not depend on the mask head at all."""
+    torch.manual_seed(0)
+    x = torch.rand(1, 1, size, size)
+    for readout, moves in (("encoder+decoder+masks", True), ("encoder+decoder", False)):
+        model = reader.build("cxr", width=8, size=size, readout=readout).eval()
+        with torch.no_grad():
+            before, masks = model(x)
+            assert masks.shape == (1, len(reader.finding_keys("cxr")), size, size)
+            model.seg.bias.add_(5.0)
+            after = model(x)[0]
+        assert (not torch.allclose(before, after)) is moves
+
+
+def test_the_mask_readout_learns_from_images_without_findings():
+    """A reader that reads its masks is taught "none here" by every empty map; the others learn masks only
+    where a finding is drawn."""
+    x, y = torch.rand(2, 1, 64, 64), torch.zeros(2, len(reader.label_names("cxr")))
+    m = torch.zeros(2, len(reader.finding_keys("cxr")), 64, 64)
+    for readout, learns in (("encoder+decoder+masks", True), ("encoder+decoder", False)):
+        torch.manual_seed(0)
+        model = reader.build("cxr", width=8, readout=readout)
+        reader.loss_fn(model, x, y, m).backward()
+        assert (model.seg.weight.grad is not None and bool(model.seg.weight.grad.abs().sum() > 0)) is learns
+
+
 def test_a_reader_card_without_a_readout_loads_as_an_encoder_reader(tmp_path):
     model = reader.build("cxr", width=8, readout="encoder")
     path = tmp_path / "r.safetensors"
