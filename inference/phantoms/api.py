@@ -111,24 +111,29 @@ def random_conditions(rng: np.random.Generator, modality: str) -> Conditions:
             break
         else:
             continue
-        kind = FINDINGS[key]
-        lat = str(rng.choice(kind.lateralities))
-        sev = str(rng.choice(SEVERITIES))
-        size = None
-        if kind.has_size and rng.random() < 0.7:
-            lo, hi = _SIZE_RANGE.get(key, (5.0, 30.0))
-            span = (hi - lo) / 3
-            i = SEVERITIES.index(sev)
-            size = round(float(rng.uniform(lo + span * i, lo + span * (i + 1))), 1)
-        loc = ""
-        if key in ("nodule", "mass", "consolidation", "atelectasis") and lat in _LOBES_BY_SIDE and rng.random() < 0.5:
-            loc = str(rng.choice(_LOBES_BY_SIDE[lat]))
-        if key == "rib_fracture" and rng.random() < 0.5:
-            loc = f"rib {int(rng.integers(3, 11))}"
         used.add(key)
-        chosen.append(Finding(key=key, laterality=lat, location=loc, size_mm=size, severity=sev))
+        chosen.append(random_finding(rng, key))
     return Conditions(modality=modality, view=view, findings=tuple(chosen[:MAX_FINDINGS]), sex=sex,
                       age_band=age).validate()
+
+
+def random_finding(rng: np.random.Generator, key: str) -> Finding:
+    """One finding of `key` with laterality, severity, and sometimes size and location, drawn from `rng`."""
+    kind = FINDINGS[key]
+    lat = str(rng.choice(kind.lateralities))
+    sev = str(rng.choice(SEVERITIES))
+    size = None
+    if kind.has_size and rng.random() < 0.7:
+        lo, hi = _SIZE_RANGE.get(key, (5.0, 30.0))
+        span = (hi - lo) / 3
+        i = SEVERITIES.index(sev)
+        size = round(float(rng.uniform(lo + span * i, lo + span * (i + 1))), 1)
+    loc = ""
+    if key in ("nodule", "mass", "consolidation", "atelectasis") and lat in _LOBES_BY_SIDE and rng.random() < 0.5:
+        loc = str(rng.choice(_LOBES_BY_SIDE[lat]))
+    if key == "rib_fracture" and rng.random() < 0.5:
+        loc = f"rib {int(rng.integers(3, 11))}"
+    return Finding(key=key, laterality=lat, location=loc, size_mm=size, severity=sev)
 
 
 def sample(seed: int, modality: str, size: int = 64) -> Sample:

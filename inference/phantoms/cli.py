@@ -205,8 +205,12 @@ def cmd_reader(args) -> int:
             raise ConditionError("reader train needs --out PATH.safetensors")
         if not args.out.endswith(".safetensors"):
             raise ConditionError(f"--out {args.out!r} must end in .safetensors")
+        if not 0 <= args.enrich < 1:
+            raise ConditionError(f"--enrich {args.enrich!r} must lie in 0..1 (the share of training phantoms)")
+        if args.enrich and args.modality not in reader.ENRICHED_FINDINGS:
+            raise ConditionError(f"--enrich has no findings to add for modality {args.modality!r}")
         model = reader.train(args.modality, args.size, args.count or 24000, args.epochs, width=args.width,
-                             workers=args.workers, threads=args.threads, readout=args.readout)
+                             workers=args.workers, threads=args.threads, readout=args.readout, enrich=args.enrich)
         figures = reader.evaluate(model, args.size, args.eval_count, workers=args.workers)
         reader.save(model, args.size, args.out, figures)
     else:
@@ -288,6 +292,8 @@ def main(argv=None) -> int:
     rd.add_argument("--width", type=int, default=16)
     rd.add_argument("--readout", default=DEFAULT_READOUT, choices=READOUTS,
                     help="features the labels are read from (train; encoder: as the readers shipped before)")
+    rd.add_argument("--enrich", type=float, default=0.0,
+                    help="train: share of training phantoms given one more of the hardest small findings")
     rd.add_argument("--workers", type=int, default=2, help="processes rendering phantoms")
     rd.add_argument("--threads", type=int, default=2, help="torch threads for training")
     rd.add_argument("--eval-count", type=int, default=2000, help="held-out images scored after training")

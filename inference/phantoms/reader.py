@@ -37,6 +37,11 @@ MIN_DICE_PIXELS = 8
 # or a laparoscopy frame can miss a finding altogether, a radiograph projects everything. (Labelling only
 # radiograph nodules of 6 px or more was tried and did not make the 64 px reader call nodules: docs/READERS.md.)
 VISIBLE_PIXELS = {"cxr": 0, "ct": 1, "lap": 1}
+# The small findings the readers miss most. `train(enrich=p)` adds one of them to a share p of the training
+# phantoms (the held-out and calibration phantoms are `sample()` as they are), so that the reader sees more
+# of what it finds hardest.
+ENRICHED_FINDINGS = {"cxr": ("nodule", "rib_fracture", "mass"), "ct": ("nodule", "rib_fracture", "pulmonary_embolism")}
+_ENRICH_SALT = 7_919
 
 
 def finding_keys(modality: str) -> list[str]:
@@ -109,10 +114,7 @@ def masks_for(masks: dict, conditions: Conditions, modality: str, size: int) -> 
 
 
 BASE_SIZE = 64  # the U-Net works at this size; larger inputs enter through a patch embedding
-# Where labels are read from; cards without one are "encoder". "+masks" also reads each finding's mask logits
-# at their strongest on each side, and trains every mask map on every image (an empty map teaches "none
-# here"), so that a finding of a few pixels reaches the label as one strong cell, not a diluted average.
-READOUTS = ("encoder", "encoder+decoder", "encoder+decoder+masks")
+READOUTS = ("encoder", "encoder+decoder")  # where labels are read from; cards without one are "encoder"
 DEFAULT_READOUT = "encoder+decoder"
 
 
@@ -120,8 +122,7 @@ def build(modality: str, width: int = 16, size: int = BASE_SIZE, readout: str = 
     """A 4-level U-Net: segmentation from the decoder, labels from side-pooled features: the encoder's
     deepest two levels, and with `readout="encoder+decoder"` also the decoder's full-resolution output, where
     a finding of a few pixels (a nodule, a clot) is still a few cells rather than a fraction of one. Readers
-    saved before the decoder readout existed load as `"encoder"`. With `"encoder+decoder+masks"` the labels
-    also read every finding's mask logits, at their maximum on each image half and over the whole image.
+    saved before the decoder readout existed load as `"encoder"`.
 
     Above 64 px the image enters through a patch embedding (a stride-f convolution, f = size / 64) and the
     masks leave through a sub-pixel head, so the U-Net still runs at 64 px: a 256 px reader sees every pixel
@@ -139,8 +140,7 @@ def build(modality: str, width: int = 16, size: int = BASE_SIZE, readout: str = 
     patch = size // BASE_SIZE
     if readout not in READOUTS:
         raise ValueError(f"reader readout {readout!r} must be one of {READOUTS}")
-    reads_decoder = readout.startswith("encoder+decoder")
-    reads_masks = readout.endswith("+masks")
+    reads_decoder = readout == "encoder+decoder"
 
     def block(a, b):
         return nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.GroupNorm(8, b), nn.SiLU(),
@@ -152,16 +152,12 @@ def build(modality: str, width: int = 16, size: int = BASE_SIZE, readout: str = 
         parts = (x[..., :h], x[..., h:], x)
         return torch.cat([t.mean((2, 3)) for t in parts] + [t.amax((2, 3)) for t in parts], 1)
 
-    def side_max(x):
-        h = x.shape[-1] // 2
-        return torch.cat([t.amax((2, 3)) for t in (x[..., :h], x[..., h:], x)], 1)
-
     class Reader(nn.Module):
         def __init__(self):
             super().__init__()
             w = width
             self.modality, self.keys, self.labels, self.width, self.size = modality, keys, names, width, size
-            self.readout, self.reads_masks = readout, reads_masks
+            self.readout = readout
             self.patch = patch
             if patch > 1:
                 self.embed = nn.Conv2d(cin, 2 * w, patch, stride=patch)
@@ -177,13 +173,11 @@ def build(modality: str, width: int = 16, size: int = BASE_SIZE, readout: str = 
             top = w + 2 * w if patch > 1 else w  # decoder output channels (with the patch embedding above 64 px)
             self.seg = nn.Conv2d(top, len(keys) * patch * patch, 1)
             pooled = 8 * w + 4 * w + (top if reads_decoder else 0)
-            mask_reads = 3 * len(keys) if reads_masks else 0
-            self.cls = nn.Sequential(nn.Linear(6 * pooled + mask_reads, 256), nn.SiLU(), nn.Linear(256, len(names)))
+            self.cls = nn.Sequential(nn.Linear(6 * pooled, 256), nn.SiLU(), nn.Linear(256, len(names)))
 
         def forward(self, x, pairs=None):
             """(label logits, mask logits). `pairs` = (image indices, finding indices): only those masks,
-            as (pairs, size, size), which is what training needs (most of the 12 maps of an image are empty).
-            A reader that reads its masks computes them all and ignores `pairs`."""
+            as (pairs, size, size), which is what training needs (most of the 12 maps of an image are empty)."""
             e = self.embed(x) if self.patch > 1 else x
             a = self.e1(e)
             b = self.e2(self.pool(a))
@@ -195,9 +189,6 @@ def build(modality: str, width: int = 16, size: int = BASE_SIZE, readout: str = 
             if self.patch > 1:
                 u = torch.cat([u, e], 1)
             pooled = [side_pool(d), side_pool(c)] + ([side_pool(u)] if reads_decoder else [])
-            if self.reads_masks:
-                masks = F.pixel_shuffle(self.seg(u), self.patch)
-                return self.cls(torch.cat(pooled + [side_max(masks)], 1)), masks
             logits = self.cls(torch.cat(pooled, 1))
             if pairs is None:
                 return logits, F.pixel_shuffle(self.seg(u), self.patch)
@@ -238,13 +229,31 @@ class Batch:
         return np.unpackbits(self.packed_masks[index], axis=-1)
 
 
-def _render_range(args):
-    from . import sample
+def training_conditions(seed: int, modality: str, enrich: float = 0.0) -> Conditions:
+    """`sample()`'s conditions for this seed; with `enrich`, a share of them gain one of the modality's
+    `ENRICHED_FINDINGS` that they lack (drawn from a stream of its own, so the rest of the phantom is the same)."""
+    from dataclasses import replace
 
-    modality, size, start, count = args
+    from ..conditions import MAX_FINDINGS
+    from .api import random_conditions, random_finding
+
+    c = random_conditions(np.random.default_rng(seed), modality)
+    if enrich <= 0:
+        return c
+    rng = np.random.default_rng([seed, _ENRICH_SALT])
+    options = [k for k in ENRICHED_FINDINGS[modality] if k not in {f.key for f in c.findings}]
+    if rng.random() >= enrich or not options or len(c.findings) >= MAX_FINDINGS:
+        return c
+    return replace(c, findings=c.findings + (random_finding(rng, options[int(rng.integers(len(options)))]),)).validate()
+
+
+def _render_range(args):
+    from . import render
+
+    modality, size, start, count, enrich = args
     ps, ys, ms, cs = [], [], [], []
     for seed in range(start, start + count):
-        s = sample(seed, modality, size)
+        s = render(training_conditions(seed, modality, enrich), seed=seed, size=size)
         ps.append(channels_first(s.pixels))
         ys.append(labels_for(s.conditions, modality, s.masks, VISIBLE_PIXELS[modality]))
         ms.append(np.packbits(masks_for(s.masks, s.conditions, modality, size).astype(np.uint8), axis=-1))
@@ -252,10 +261,12 @@ def _render_range(args):
     return np.stack(ps), np.stack(ys), np.stack(ms), cs
 
 
-def render_set(modality: str, size: int, start: int, count: int, workers: int = 1, progress: bool = True) -> Batch:
-    """Render `count` phantoms from seed `start` on, in `workers` processes, in seed order."""
+def render_set(modality: str, size: int, start: int, count: int, workers: int = 1, progress: bool = True,
+               enrich: float = 0.0) -> Batch:
+    """Render `count` phantoms from seed `start` on, in `workers` processes, in seed order (`enrich`:
+    `training_conditions`)."""
     chunk = 250
-    jobs = [(modality, size, s, min(chunk, start + count - s)) for s in range(start, start + count, chunk)]
+    jobs = [(modality, size, s, min(chunk, start + count - s), enrich) for s in range(start, start + count, chunk)]
     if workers > 1:
         import multiprocessing as mp
 
@@ -284,19 +295,14 @@ def loss_fn(model, x, y, m):
     import torch
     import torch.nn.functional as F
 
-    # only drawn findings teach the segmenter, and only their maps are computed; a reader that reads its
-    # masks learns every map of every image (the empty ones say "none here") and its Dice from the drawn ones
+    # only drawn findings teach the segmenter, and only their maps are computed
     pairs = torch.nonzero(m.flatten(2).amax(-1) > 0, as_tuple=True)
     logits, seg = model(x, pairs)
     l_cls = F.binary_cross_entropy_with_logits(logits.float(), y)
-    l_dense = 0.0
-    if model.reads_masks:
-        l_dense = F.binary_cross_entropy_with_logits(seg.float(), m)
-        seg = seg[pairs]
     if not len(pairs[0]):
-        return l_cls + l_dense
+        return l_cls
     seg, m = seg.float(), m[pairs]  # (drawn masks, size, size)
-    l_bce = l_dense if model.reads_masks else F.binary_cross_entropy_with_logits(seg, m)
+    l_bce = F.binary_cross_entropy_with_logits(seg, m)
     p = torch.sigmoid(seg)
     inter = (p * m).flatten(1).sum(-1)
     denom = (p + m).flatten(1).sum(-1)
@@ -306,7 +312,8 @@ def loss_fn(model, x, y, m):
 
 def train(modality: str = "cxr", size: int = 64, count: int = 24000, epochs: int = 8, batch: int = 32,
           lr: float = 2e-3, width: int = 16, workers: int = 2, threads: int = 2, out: str | None = None,
-          seed0: int = TRAIN_SEED0, bf16: bool = True, log_every: int = 100, readout: str = DEFAULT_READOUT):
+          seed0: int = TRAIN_SEED0, bf16: bool = True, log_every: int = 100, readout: str = DEFAULT_READOUT,
+          enrich: float = 0.0):
     import torch
 
     from ..precision import autocast, training_dtype
@@ -314,7 +321,7 @@ def train(modality: str = "cxr", size: int = 64, count: int = 24000, epochs: int
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     precision = training_dtype("cpu", bf16)  # bf16 only where native: emulated bf16 is slower than fp32
-    data = render_set(modality, size, seed0, count, workers)
+    data = render_set(modality, size, seed0, count, workers, enrich=enrich)
     model = build(modality, width, size, readout)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * (count // batch)
@@ -347,6 +354,8 @@ def train(modality: str = "cxr", size: int = 64, count: int = 24000, epochs: int
     model.eval()
     model.train_info = {"train_images": count, "epochs": epochs, "steps": steps, "batch": batch,
                         "train_seconds": round(time.time() - t0), "train_seeds": [seed0, seed0 + count]}
+    if enrich > 0:
+        model.train_info["enriched"] = {"share": enrich, "findings": list(ENRICHED_FINDINGS[modality])}
     if out:
         save(model, size, out)
     return model

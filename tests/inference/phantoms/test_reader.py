@@ -79,34 +79,6 @@ def test_the_decoder_readout_feeds_the_labels_and_the_encoder_readout_does_not(s
         reader.build("ct", readout="pixels")
 
 
-@pytest.mark.parametrize("size", [64, 256])
-def test_the_mask_readout_feeds_each_sides_strongest_mask_logit_to_the_labels(size):
-    """With readout "+masks", raising one mask logit on the image's left half (the patient's right) moves the
-    labels; the other readouts' labels do not depend on the mask head at all."""
-    torch.manual_seed(0)
-    x = torch.rand(1, 1, size, size)
-    for readout, moves in (("encoder+decoder+masks", True), ("encoder+decoder", False)):
-        model = reader.build("cxr", width=8, size=size, readout=readout).eval()
-        with torch.no_grad():
-            before, masks = model(x)
-            assert masks.shape == (1, len(reader.finding_keys("cxr")), size, size)
-            model.seg.bias.add_(5.0)
-            after = model(x)[0]
-        assert (not torch.allclose(before, after)) is moves
-
-
-def test_the_mask_readout_learns_from_images_without_findings():
-    """A reader that reads its masks is taught "none here" by every empty map; the others learn masks only
-    where a finding is drawn."""
-    x, y = torch.rand(2, 1, 64, 64), torch.zeros(2, len(reader.label_names("cxr")))
-    m = torch.zeros(2, len(reader.finding_keys("cxr")), 64, 64)
-    for readout, learns in (("encoder+decoder+masks", True), ("encoder+decoder", False)):
-        torch.manual_seed(0)
-        model = reader.build("cxr", width=8, readout=readout)
-        reader.loss_fn(model, x, y, m).backward()
-        assert (model.seg.weight.grad is not None and bool(model.seg.weight.grad.abs().sum() > 0)) is learns
-
-
 def test_a_reader_card_without_a_readout_loads_as_an_encoder_reader(tmp_path):
     model = reader.build("cxr", width=8, readout="encoder")
     path = tmp_path / "r.safetensors"
@@ -164,6 +136,32 @@ def test_render_set_is_seed_ordered_and_matches_sample():
         assert np.array_equal(data.images()[i, 0], s.image)
         assert np.array_equal(data.masks(i), reader.masks_for(s.masks, s.conditions, "cxr", 64))
         assert np.array_equal(data.y[i], reader.labels_for(s.conditions, "cxr", s.masks, reader.VISIBLE_PIXELS["cxr"]))
+
+
+def test_enriched_training_phantoms_gain_one_hard_finding_and_keep_the_rest():
+    """`enrich` adds one of the modality's hardest small findings to about that share of training phantoms;
+    without it the training phantoms are `sample()`'s. Held-out scoring never enriches."""
+    from inference.phantoms.api import random_conditions
+
+    seeds = range(1000, 1400)
+    gained = 0
+    for seed in seeds:
+        plain = random_conditions(np.random.default_rng(seed), "cxr")
+        assert reader.training_conditions(seed, "cxr") == plain
+        rich = reader.training_conditions(seed, "cxr", enrich=0.5)
+        assert rich == reader.training_conditions(seed, "cxr", enrich=0.5)  # deterministic
+        assert rich.findings[:len(plain.findings)] == plain.findings and rich.sex == plain.sex
+        extra = rich.findings[len(plain.findings):]
+        assert len(extra) <= 1
+        if extra:
+            gained += 1
+            assert extra[0].key in reader.ENRICHED_FINDINGS["cxr"]
+            assert extra[0].key not in {f.key for f in plain.findings}
+    assert 0.35 < gained / len(seeds) < 0.55
+    data = reader.render_set("cxr", 64, 1000, 8, progress=False, enrich=0.5)
+    for i, seed in enumerate(range(1000, 1008)):
+        c = reader.training_conditions(seed, "cxr", enrich=0.5)
+        assert np.array_equal(data.y[i], reader.labels_for(c, "cxr"))
 
 
 def test_save_load_round_trip(tmp_path):
@@ -241,6 +239,10 @@ def test_cli_rejects_bad_reader_arguments(capsys):
     assert "no reader at" in capsys.readouterr().err
     assert cli(["reader", "eval", "--count", "-3"]) == 2
     assert "count -3" in capsys.readouterr().err
+    assert cli(["reader", "train", "--enrich", "1.5", "--out", "r.safetensors"]) == 2
+    assert "--enrich 1.5 must lie in 0..1" in capsys.readouterr().err
+    assert cli(["reader", "train", "--modality", "lap", "--enrich", "0.3", "--out", "r.safetensors"]) == 2
+    assert "no findings to add for modality 'lap'" in capsys.readouterr().err
 
 
 SHIPPED = [("cxr", 64, 64), ("ct", 64, 64), ("lap", 64, 64), ("ct", 256, 32), ("cxr", 256, 32)]
