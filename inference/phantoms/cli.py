@@ -205,7 +205,7 @@ def cmd_reader(args) -> int:
             raise ConditionError("reader train needs --out PATH.safetensors")
         if not args.out.endswith(".safetensors"):
             raise ConditionError(f"--out {args.out!r} must end in .safetensors")
-        if not 0 <= args.enrich < 1:
+        if not 0 <= args.enrich <= 1:
             raise ConditionError(f"--enrich {args.enrich!r} must lie in 0..1 (the share of training phantoms)")
         if args.enrich and args.modality not in reader.ENRICHED_FINDINGS:
             raise ConditionError(f"--enrich has no findings to add for modality {args.modality!r}")
