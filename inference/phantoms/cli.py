@@ -205,10 +205,6 @@ def cmd_reader(args) -> int:
             raise ConditionError("reader train needs --out PATH.safetensors")
         if not args.out.endswith(".safetensors"):
             raise ConditionError(f"--out {args.out!r} must end in .safetensors")
-        if not 0 <= args.enrich <= 1:
-            raise ConditionError(f"--enrich {args.enrich!r} must lie in 0..1 (the share of training phantoms)")
-        if args.enrich and args.modality not in reader.ENRICHED_FINDINGS:
-            raise ConditionError(f"--enrich has no findings to add for modality {args.modality!r}")
         model = reader.train(args.modality, args.size, args.count or 24000, args.epochs, width=args.width,
                              workers=args.workers, threads=args.threads, readout=args.readout, enrich=args.enrich)
         figures = reader.evaluate(model, args.size, args.eval_count, workers=args.workers)

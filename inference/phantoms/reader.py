@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..conditions import Conditions
+from ..conditions import ConditionError, Conditions
 from ..vocabulary import FINDINGS, SEVERITIES
 
 TRAIN_SEED0 = 10_000_000  # readers train on seeds from here ...
@@ -265,6 +265,10 @@ def render_set(modality: str, size: int, start: int, count: int, workers: int = 
                enrich: float = 0.0) -> Batch:
     """Render `count` phantoms from seed `start` on, in `workers` processes, in seed order (`enrich`:
     `training_conditions`)."""
+    if not 0 <= enrich <= 1:
+        raise ConditionError(f"--enrich {enrich!r} must lie in 0..1 (the share of training phantoms)")
+    if enrich and modality not in ENRICHED_FINDINGS:
+        raise ConditionError(f"--enrich has no findings to add for modality {modality!r}")
     chunk = 250
     jobs = [(modality, size, s, min(chunk, start + count - s), enrich) for s in range(start, start + count, chunk)]
     if workers > 1:
