@@ -18,6 +18,10 @@ undrawn findings ("typical placement": the simulator's mask of each finding in a
 - diversity: mean pixel RMS distance between seeds of one condition, beside the same for phantom patients;
 - memorisation: samples nearer to a training image than the 1st percentile of training-to-training
   nearest-neighbour distances.
+
+`--review DIR` also writes, per arm, a sheet of the generated images in which the reader called a finding that
+was not asked for (the reader's mask of it outlined, beside the phantom of the same condition), so that a person
+can judge whether the generator drew it or the reader imagined it.
 """
 
 from __future__ import annotations
@@ -39,6 +43,25 @@ PLACEMENT_SEED0 = 40_000_000  # the virtual patients typical placement puts undr
 ARMS = ("with_masks", "without_masks", "typical_placement")
 
 
+FALSE_PLACES = ("on_asked", "elsewhere", "unlocated")
+
+
+def false_call_place(pred_masks: np.ndarray, name: str, keys: list[str], asked: np.ndarray) -> str:
+    """Where a false call lies: "on_asked" when at least half the reader's mask of it (on its side) covers the
+    conditioned masks of the findings asked for (the asked finding, read as another kind), "elsewhere" when
+    less does, "unlocated" when the reader draws none of it (a label from the classifier alone).
+
+    pred_masks: (findings, s, s) bool of one image; asked: (s, s) bool, the union of its conditioned masks."""
+    from .phantoms.reader import on_side
+
+    key, _, side = name.partition(":")
+    mask = on_side(pred_masks[keys.index(key)], side) if side else pred_masks[keys.index(key)]
+    drawn = int(mask.sum())
+    if drawn == 0:
+        return "unlocated"
+    return "on_asked" if 2 * int((mask & asked).sum()) >= drawn else "elsewhere"
+
+
 def _scores(model, images: np.ndarray, conditions: list[Conditions], target_masks: np.ndarray | None) -> dict:
     """Agreement, false findings and Dice of reader outputs on `images` (n, c, s, s) for `conditions`."""
     from .phantoms import reader
@@ -48,6 +71,10 @@ def _scores(model, images: np.ndarray, conditions: list[Conditions], target_mask
     columns = reader.label_columns(model.modality)
     per = {k: {"agree": [], "severity": [], "dice": []} for k in keys}  # one entry per conditioned finding
     false_by_label = {}
+    false_alongside = {}  # false label -> the findings asked for in those images ("normal" where none)
+    false_labels = []
+    places = {p: 0 for p in FALSE_PLACES}  # false calls by where they lie (with conditioned masks only)
+    falsed_elsewhere = []
     # per condition, so that two runs on the same conditions can be compared pairwise (`compare`)
     agreed, falsed = [], []
     calls = reader.decide(model, probs, pred_masks)  # at the reader's operating points
@@ -55,11 +82,22 @@ def _scores(model, images: np.ndarray, conditions: list[Conditions], target_mask
         want = reader.labels_for(c, model.modality) > 0.5
         got = calls[i]
         falsed.append(int((got & ~want).any()))
-        for j in np.nonzero(got & ~want)[0]:
-            false_by_label[names[j]] = false_by_label.get(names[j], 0) + 1
+        false_labels.append([names[j] for j in np.nonzero(got & ~want)[0]])
+        if target_masks is not None:
+            where = [false_call_place(pred_masks[i], name, keys, target_masks[i].any(0) > 0)
+                     for name in false_labels[-1]]
+            for w in where:
+                places[w] += 1
+            falsed_elsewhere.append(int("elsewhere" in where or "unlocated" in where))
+        asked = sorted({f.key for f in c.findings}) or ["normal"]
+        for name in false_labels[-1]:
+            false_by_label[name] = false_by_label.get(name, 0) + 1
+            row = false_alongside.setdefault(name, {})
+            for key in asked:
+                row[key] = row.get(key, 0) + 1
         for f in c.findings:
             cols = columns[f.key]
-            agree = bool((got[cols] == want[cols]).all())
+            agree = reader.finding_agrees(got, want, cols)
             per[f.key]["agree"].append(agree)
             per[f.key]["severity"].append(f.severity)
             agreed.append([i, f.key, int(agree)])
@@ -75,7 +113,12 @@ def _scores(model, images: np.ndarray, conditions: list[Conditions], target_mask
         "dice": round(float(np.mean(dices)), 4) if dices else None,
         "false_findings": round(sum(falsed) / max(1, len(conditions)), 4),
         "findings_scored": n,
+        # images with a false call that is not the asked finding read as another kind (needs conditioned masks)
+        "false_elsewhere": round(sum(falsed_elsewhere) / max(1, len(conditions)), 4) if falsed_elsewhere else None,
+        "false_places": places if target_masks is not None else None,
         "false_by_label": dict(sorted(false_by_label.items(), key=lambda kv: -kv[1])),
+        "false_alongside": {name: dict(sorted(row.items(), key=lambda kv: (-kv[1], kv[0])))
+                            for name, row in false_alongside.items()},
         "per_finding": {k: {"n": len(v["agree"]), "agreement": round(sum(v["agree"]) / len(v["agree"]), 4),
                             "dice": round(float(np.mean(v["dice"])), 4) if v["dice"] else None,
                             # beside the reader card's sensitivity_by_severity: its ceiling per severity
@@ -83,8 +126,66 @@ def _scores(model, images: np.ndarray, conditions: list[Conditions], target_mask
                                 sev: {"n": count, "agreement": rate}
                                 for sev, (count, rate) in reader.rates_by_severity(v["agree"], v["severity"]).items()}}
                         for k, v in per.items() if v["agree"]},
-        "outcomes": {"findings": agreed, "false": falsed},  # [condition, finding, agreed]; false per condition
+        # [condition, finding, agreed]; false per condition; the labels called falsely per condition
+        "outcomes": {"findings": agreed, "false": falsed, "false_labels": false_labels},
     }
+
+
+REVIEW_CASES = 24  # per arm: enough to see what the false calls are, small enough to look at
+REVIEW_SCALE = 3
+
+
+def _display(image: np.ndarray) -> np.ndarray:
+    """(c, s, s) model input in [0, 1] -> (s * scale, s * scale, 3) uint8, shown as stored (no windowing)."""
+    rgb = np.repeat(image, 3, 0) if image.shape[0] == 1 else image[:3]
+    rgb = np.clip(np.moveaxis(rgb, 0, -1), 0, 1)
+    return (rgb * 255).round().astype(np.uint8).repeat(REVIEW_SCALE, 0).repeat(REVIEW_SCALE, 1)
+
+
+def _outline(mask: np.ndarray) -> np.ndarray:
+    """The boundary pixels of a (s, s) bool mask, at the sheet's scale."""
+    big = mask.repeat(REVIEW_SCALE, 0).repeat(REVIEW_SCALE, 1)
+    inner = big.copy()
+    inner[1:-1, 1:-1] = big[1:-1, 1:-1] & big[:-2, 1:-1] & big[2:, 1:-1] & big[1:-1, :-2] & big[1:-1, 2:]
+    inner[[0, -1], :] = False
+    inner[:, [0, -1]] = False
+    return big & ~inner
+
+
+def write_review_sheet(path: Path, model, generated: np.ndarray, phantoms: np.ndarray,
+                       conditions: list[Conditions], false_labels: list[list[str]],
+                       limit: int = REVIEW_CASES) -> int:
+    """A PNG of the first `limit` images with false findings: each case is the generated image, the same with
+    the reader's mask of each falsely called finding outlined in red, and the phantom of that condition, over a
+    line naming what was asked and what the reader called falsely. Returns the cases drawn."""
+    from PIL import Image, ImageDraw
+
+    from .phantoms import reader
+
+    cases = [i for i, labels in enumerate(false_labels) if labels][:limit]
+    size = generated.shape[-1] * REVIEW_SCALE
+    gap, text_h, per_row = 6, 30, 2
+    tile_w = 3 * size + 2 * gap
+    rows = max(1, -(-len(cases) // per_row))
+    sheet = Image.new("RGB", (per_row * (tile_w + 4 * gap), rows * (size + text_h + gap)), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    if not cases:
+        draw.text((gap, gap), "no false findings in this arm", fill=(0, 0, 0))
+    keys = reader.finding_keys(model.modality)
+    _probs, masks = reader.predict(model, generated[cases]) if cases else (None, None)
+    for n, i in enumerate(cases):
+        x0, y0 = (n % per_row) * (tile_w + 4 * gap), (n // per_row) * (size + text_h + gap)
+        marked = _display(generated[i])
+        for name in false_labels[i]:
+            marked[_outline(masks[n, keys.index(name.split(":")[0])])] = (255, 40, 40)
+        for k, tile in enumerate((_display(generated[i]), marked, _display(phantoms[i]))):
+            sheet.paste(Image.fromarray(tile), (x0 + k * (size + gap), y0))
+        asked = ", ".join(f"{f.key}:{f.laterality}:{f.severity}" for f in conditions[i].findings) or "normal"
+        draw.text((x0, y0 + size + 2), f"#{i} asked {asked}", fill=(0, 0, 0))
+        draw.text((x0, y0 + size + 15), f"false: {', '.join(false_labels[i])}", fill=(200, 0, 0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+    return len(cases)
 
 
 def _rms_spread(images: np.ndarray) -> float:
@@ -147,7 +248,7 @@ def _render_training_images(generator, count: int, workers: int) -> np.ndarray:
 def evaluate(*, weights: str | None = None, reader_path: str | None = None, modality: str = "cxr",
              samples: int = 256, guidance: float = DEFAULT_GUIDANCE, steps: int = 20, sampler: str = "dpmpp2m",
              diversity_groups: int = 16, diversity_seeds: int = 4, memorisation_refs: int = 2048,
-             workers: int = 2, progress: bool = True) -> dict:
+             workers: int = 2, progress: bool = True, review_dir: str | None = None) -> dict:
     from tqdm import tqdm
 
     from .phantoms import image_from_pixels, random_conditions, reader, render
@@ -238,6 +339,11 @@ def evaluate(*, weights: str | None = None, reader_path: str | None = None, moda
         "memorisation": memorisation(gen_all, refs),
         "seconds": round(time.time() - t0, 1),
     }
+    if review_dir:
+        for arm in ARMS:
+            false_labels = result[arm]["outcomes"]["false_labels"]
+            write_review_sheet(Path(review_dir) / f"{arm}-g{guidance:g}.png", model, arms[arm], truth_x, plain,
+                               false_labels)
     return result
 
 
@@ -253,6 +359,17 @@ def _summary(r: dict) -> str:
     for arm in arms:
         top = ", ".join(f"{k} {v}" for k, v in list(r[arm]["false_by_label"].items())[:5])
         lines.append(f"false findings {arm}: {top or 'none'}")
+    for arm in (*arms, "reader_ceiling"):
+        pl = r[arm].get("false_places")  # absent in older results and where no masks were conditioned
+        if pl:
+            lines.append(f"false calls {arm}: {sum(pl.values())}, {pl['on_asked']} on an asked finding (read as "
+                         f"another kind), {pl['elsewhere']} elsewhere, {pl['unlocated']} with no mask drawn; "
+                         f"images with one elsewhere or undrawn {r[arm]['false_elsewhere']:.3f}")
+    for arm in (*arms, "reader_ceiling"):
+        alongside = r[arm].get("false_alongside")  # absent in older results
+        for name in list(r[arm]["false_by_label"])[:3] if alongside else []:
+            asked = ", ".join(f"{k} {v}" for k, v in list(alongside[name].items())[:4])
+            lines.append(f"  {arm} {name} {r[arm]['false_by_label'][name]}, in images asking for: {asked}")
     short = {"with_masks": "with masks", "without_masks": "without masks", "typical_placement": "typical placement"}
     lines.append(f"per finding ({' / '.join(short[a] for a in arms)} / ceiling agreement; "
                  f"{' / '.join(short[a] for a in arms if a != 'without_masks')} dice):")
@@ -408,6 +525,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--references", type=int, default=2048, help="training images for the memorisation check")
     p.add_argument("--json", action="store_true", help="print the full figures as JSON")
     p.add_argument("--out", help="also write the JSON here")
+    p.add_argument("--review", metavar="DIR",
+                   help=f"also write per arm a sheet of the first {REVIEW_CASES} images with false findings")
     p.add_argument("--show", metavar="JSON", help="print the summary of a result saved with --out, evaluate nothing")
     p.add_argument("--compare", nargs=2, metavar=("A", "B"),
                    help="compare two results saved with --out on the same conditions (FILE or FILE:INDEX), "
@@ -440,7 +559,7 @@ def _run(args) -> int:
     for g in args.guidance:
         r = evaluate(weights=args.weights, reader_path=args.reader, modality=args.modality, samples=args.samples,
                      guidance=g, steps=args.steps, sampler=args.sampler, workers=args.workers,
-                     memorisation_refs=args.references, progress=not args.json)
+                     memorisation_refs=args.references, progress=not args.json, review_dir=args.review)
         results.append(r)
         if not args.json:
             print(_summary(r), flush=True)

@@ -391,6 +391,12 @@ MIN_AREA_GRID = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 AREA_RULE_MARGIN = 0.005
 
 
+def on_side(mask: np.ndarray, side: str) -> np.ndarray:
+    """A (..., s, s) mask with only the image half of the patient's `side` kept."""
+    first_half = np.arange(mask.shape[-1]) < mask.shape[-1] // 2
+    return mask & (first_half if _SIDE_HALF[side] == 0 else ~first_half)
+
+
 def label_areas(masks: np.ndarray, modality: str) -> np.ndarray:
     """(n, labels) pixels the segmenter draws for each label: a sided label counts its own half of the image."""
     half = masks.shape[-1] // 2
@@ -420,6 +426,12 @@ def decide(model, probs: np.ndarray, masks: np.ndarray) -> np.ndarray:
             areas = label_areas(masks, model.modality) if areas is None else areas
             calls[:, cols] |= areas[:, cols] >= point["min_area"]
     return calls
+
+
+def finding_agrees(called: np.ndarray, asked: np.ndarray, cols: list[int]) -> bool:
+    """One image's conditioned finding is seen when each of its labels `cols` is called as asked: a left
+    nodule called on the right, or a bilateral effusion called on one side, is not."""
+    return bool((called[cols] == asked[cols]).all())
 
 
 def finding_found(calls: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -627,6 +639,7 @@ def load(path: str):
     model.train_info = meta.get("train", {})
     model.operating_points = meta.get("operating_points", {})
     model.calibration = meta.get("calibration", {})
+    model.heldout = meta.get("heldout", {})  # the card's figures on held-out phantoms
     model.eval()
     return model, meta["size"]
 

@@ -34,6 +34,9 @@ class GenerationJob(models.Model):
     pixels_sha256 = models.CharField(max_length=64, blank=True)
     image = models.FileField(upload_to="jobs/", blank=True)  # 16-bit PNG of the native pixels
     display = models.FileField(upload_to="jobs/", blank=True)  # 8-bit PNG as shown
+    # an educator's preview only: the independent reader's reading against the conditions (inference/reading.py);
+    # never filled for a student's image, whose reading would give the diagnosis away
+    reading = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -42,6 +42,8 @@ def job_state(job: GenerationJob) -> dict:
         state["display_url"] = f"/imaging/jobs/{job.pk}/display.png"
         state["pixels_url"] = f"/imaging/jobs/{job.pk}/pixels"
         state["pixels"] = job.provenance.get("pixels", {})
+        if job.encounter_id is None and job.reading:
+            state["reading"] = job.reading
     return state
 
 
@@ -182,7 +184,20 @@ def generation_job_run(*, job_id: int) -> GenerationJob | None:
         job.provenance["pixels"]["stored_offset"] = 1024
     job.image.save(f"job-{job.pk}.png", ContentFile(_png_bytes(native)), save=False)
     job.display.save(f"job-{job.pk}-display.png", ContentFile(_png_bytes(result.display)), save=False)
+    if job.encounter_id is None:  # an educator's preview: what the reader sees in it
+        job.reading = _reading(pixels, conditions, job_id=job.pk)
     return _finish(job, status=JobStatus.DONE)
+
+
+def _reading(pixels: np.ndarray, conditions: Conditions, *, job_id: int) -> dict:
+    """The reader's reading of a preview; a reader that fails loses the reading, never the image."""
+    from inference.reading import read_generated
+
+    try:
+        return read_generated(pixels, conditions)
+    except Exception as exc:
+        log.exception("reading of generation job %s failed", job_id)
+        return {"available": False, "reason": f"the reader failed: {type(exc).__name__}"}
 
 
 @transaction.atomic

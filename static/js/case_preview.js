@@ -120,8 +120,69 @@
       save();
     });
     caption.appendChild(pin);
-    box.append(img, bar, caption);
-    return { box: box, img: img, bar: bar, pin: pin, seed: seed };
+    const reading = document.createElement("div");
+    reading.className = "reading";
+    box.append(img, bar, caption, reading);
+    return { box: box, img: img, bar: bar, pin: pin, seed: seed, reading: reading };
+  }
+
+  // "nodule:right" -> "right nodule"; "tension_pneumothorax" -> "tension pneumothorax"
+  function labelText(label) {
+    const parts = label.split(":");
+    const name = parts[0].replace(/_/g, " ");
+    return parts[1] ? parts[1] + " " + name : name;
+  }
+
+  function findingText(f) {
+    const side = f.laterality && f.laterality !== "none" ? f.laterality + " " : "";
+    return side + f.key.replace(/_/g, " ");
+  }
+
+  // The independent reader's reading of a finished preview: which asked findings it sees, what else it calls.
+  function showReading(t, reading) {
+    t.reading.innerHTML = "";
+    if (!reading) return;
+    if (!reading.available) {
+      t.reading.textContent = "Reader check unavailable: " + reading.reason + ".";
+      return;
+    }
+    const missed = reading.findings.filter(function (f) { return !f.seen; });
+    const verdict = document.createElement("p");
+    verdict.className = "verdict " + (missed.length || reading.extra.length ? "warn" : "ok");
+    verdict.textContent = missed.length || reading.extra.length
+      ? "Reader: " + [missed.length ? missed.length + " not seen" : "", reading.extra.length
+        ? reading.extra.length + " not in the case" : ""].filter(Boolean).join(", ")
+      : "Reader sees the case, nothing else";
+    const list = document.createElement("ul");
+    reading.findings.forEach(function (f) {
+      const li = document.createElement("li");
+      li.className = f.seen ? "seen" : "missed";
+      let text = (f.seen ? "✓ " : "✗ ") + findingText(f);
+      if (!f.seen) {
+        text += f.called.length ? " (called: " + f.called.map(labelText).join(", ") + ")" : " (not seen)";
+        if (f.reader_sensitivity !== null && f.reader_sensitivity !== undefined && f.reader_sensitivity < 0.8) {
+          text += "; on phantoms the reader finds " + Math.round(100 * f.reader_sensitivity) + "% at " +
+            f.severity + " severity: look yourself";
+        }
+      }
+      li.textContent = text;
+      list.appendChild(li);
+    });
+    reading.extra.forEach(function (label) {
+      const li = document.createElement("li");
+      li.className = "extra";
+      li.textContent = "+ " + labelText(label) + " (not in the case)";
+      list.appendChild(li);
+    });
+    if (!reading.findings.length && !reading.extra.length) {
+      const li = document.createElement("li");
+      li.className = "seen";
+      li.textContent = "✓ no finding called (a normal case)";
+      list.appendChild(li);
+    }
+    t.reading.append(verdict, list);
+    t.reading.title = "The independent reader model (" + reading.reader + ") that judges the generator. " +
+      "It is advice: check the image yourself.";
   }
 
   function update(state) {
@@ -134,6 +195,7 @@
       label.textContent = "done · " + state.model_version;
       t.pin.disabled = false;
       t.box.classList.add("done");
+      showReading(t, state.reading);
     } else if (state.status === "failed" || state.status === "cancelled") {
       label.textContent = state.status + (state.error ? ": " + state.error : "");
       t.box.classList.add("failed");

@@ -106,6 +106,10 @@ def test_educator_builds_paints_previews_pins_and_publishes(live_app, new_page):
     # each variant streamed: its tile showed step previews before the final image
     for tile in page.locator(".variant").all():
         assert int(tile.get_attribute("data-steps-seen") or 0) >= 3
+        # under each, the reader's reading of the asked finding
+        reading = tile.locator(".reading")
+        assert reading.locator(".verdict").inner_text().startswith("Reader")
+        assert "left nodule" in reading.locator("li").first.inner_text()
     page.locator(".variant").nth(2).locator(".pin").click()
     page.wait_for_selector("#autosave-status:has-text('Saved at')")
     page.locator("#preview-panel").screenshot(path=str(SCREENSHOTS / "preview-variants.png"))

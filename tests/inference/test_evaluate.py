@@ -234,3 +234,72 @@ def test_agreement_is_also_counted_per_severity():
     got = ev._scores(LeftEffusionEverywhere(), images, conditions, None)["per_finding"]["effusion"]
     assert got["agreement"] == 0.6667
     assert got["agreement_by_severity"] == {"mild": {"n": 1, "agreement": 1.0}, "severe": {"n": 2, "agreement": 0.5}}
+
+
+def test_false_findings_are_named_per_condition_with_what_was_asked(tiny_pair, tmp_path):
+    weights, reader_path = tiny_pair
+    r = ev.evaluate(weights=weights, reader_path=reader_path, samples=4, steps=2, diversity_groups=1,
+                    diversity_seeds=2, memorisation_refs=8, workers=1, progress=False, review_dir=str(tmp_path))
+    for arm in ("with_masks", "without_masks", "typical_placement", "reader_ceiling"):
+        a = r[arm]
+        labels = a["outcomes"]["false_labels"]
+        assert [int(bool(x)) for x in labels] == a["outcomes"]["false"]
+        counted = {}
+        for x in labels:
+            for name in x:
+                counted[name] = counted.get(name, 0) + 1
+        assert counted == a["false_by_label"]
+        # every false call is counted once per finding asked for in its image (or once as "normal")
+        for name, row in a["false_alongside"].items():
+            assert sum(row.values()) >= a["false_by_label"][name]
+        if arm == "without_masks":  # nothing conditioned to lie on
+            assert a["false_places"] is None and a["false_elsewhere"] is None
+        else:
+            assert sum(a["false_places"].values()) == sum(a["false_by_label"].values())
+            assert a["false_elsewhere"] <= a["false_findings"]
+    for arm in ev.ARMS:
+        assert (tmp_path / f"{arm}-g{r['guidance']:g}.png").is_file()
+
+
+def test_a_false_call_is_placed_on_the_asked_finding_or_elsewhere():
+    keys = reader.finding_keys("cxr")
+    masks = np.zeros((len(keys), 64, 64), bool)
+    asked = np.zeros((64, 64), bool)
+    asked[10:30, 5:25] = True  # a consolidation asked for on the patient's right (the image's left half)
+    masks[keys.index("mass"), 12:22, 8:18] = True  # the reader draws a mass inside it
+    assert ev.false_call_place(masks, "mass:right", keys, asked) == "on_asked"
+    # the same call on the other side draws nothing there
+    assert ev.false_call_place(masks, "mass:left", keys, asked) == "unlocated"
+    masks[keys.index("nodule"), 40:44, 45:49] = True  # a nodule on the patient's left, far from it
+    assert ev.false_call_place(masks, "nodule:left", keys, asked) == "elsewhere"
+    masks[keys.index("cardiomegaly"), 20:40, 20:40] = True  # a quarter over the asked mask: not half
+    assert ev.false_call_place(masks, "cardiomegaly", keys, asked) == "elsewhere"
+
+
+def test_review_sheet_outlines_the_false_call_and_shows_the_phantom(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from inference.conditions import Conditions, Finding
+
+    model = reader.build("cxr", width=8)
+    keys = reader.finding_keys("cxr")
+
+    def predict(_model, x):  # the reader draws a 10 px square nodule at rows/cols 20..29
+        masks = np.zeros((len(x), len(keys), 64, 64), bool)
+        masks[:, keys.index("nodule"), 20:30, 20:30] = True
+        return np.zeros((len(x), len(reader.label_names("cxr")))), masks
+
+    monkeypatch.setattr(reader, "predict", predict)
+    generated = np.full((3, 1, 64, 64), 0.5, np.float32)
+    phantoms = np.zeros((3, 1, 64, 64), np.float32)
+    conds = [Conditions(modality="cxr", findings=(Finding(key="effusion", laterality="left"),))] * 3
+    path = tmp_path / "sheet.png"
+    assert ev.write_review_sheet(path, model, generated, phantoms, conds, [[], ["nodule:right"], []]) == 1
+    sheet = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    s, gap = 64 * ev.REVIEW_SCALE, 6
+    plain, marked, phantom = (sheet[:s, k * (s + gap):k * (s + gap) + s] for k in range(3))
+    assert (plain == 128).all()  # the generated image as stored
+    red = (marked[..., 0] == 255) & (marked[..., 1] == 40)
+    assert red[60, 60:90].all() and not red[61:89, 61:89].any()  # the square's outline only, at 3x
+    assert (phantom == 0).all()
+    assert ev.write_review_sheet(tmp_path / "none.png", model, generated, phantoms, conds, [[], [], []]) == 0

@@ -75,6 +75,10 @@ async def test_order_streams_progress_previews_then_the_final_image(world, sam_e
     done = frames[-1]["job"]
     assert done["status"] == "done" and "@" in done["model_version"]
     assert done["pixels"]["width"] >= 64 and done["pixels_url"].endswith("/pixels")
+    # the reader's reading of an image would tell the student what it shows: only educators' previews get one
+    assert "reading" not in done
+    job = await database_sync_to_async(GenerationJob.objects.get)(pk=job_id)
+    assert job.reading == {}
 
     await comm.send_json_to({"type": "viewed", "job": job_id})
     await comm.receive_nothing(timeout=0.3)

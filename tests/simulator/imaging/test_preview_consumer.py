@@ -33,18 +33,25 @@ async def test_four_variants_stream_and_finish(world):
     assert queued["type"] == "queued" and [j["seed"] for j in queued["jobs"]] == [1, 2, 3, 4]
     ids = [j["id"] for j in queued["jobs"]]
     workers = [asyncio.wrap_future(runner.submit(i)) for i in ids]
-    done, progress = set(), 0
+    done, progress, readings = set(), 0, []
     while len(done) < 4:
         frame = await comm.receive_json_from(timeout=90)
         if frame["type"] == "progress":
             progress += 1
         if frame["type"] == "done":
             done.add(frame["job"]["id"])
+            readings.append(frame["job"]["reading"])
     await asyncio.gather(*workers)
     assert done == set(ids) and progress >= 4 * 3
     jobs = await database_sync_to_async(lambda: list(GenerationJob.objects.filter(pk__in=ids)))()
     assert len({j.pixels_sha256 for j in jobs}) == 4  # four different images
     assert all(j.encounter_id is None and j.requested_by_id == world.emil.pk for j in jobs)
+    # under each variant, the reader's reading of the study's one finding (the right effusion)
+    for r in readings:
+        assert r["available"] and r["reader"] == "reader-cxr-64.safetensors"
+        assert [(f["key"], f["laterality"]) for f in r["findings"]] == [("effusion", "right")]
+        assert isinstance(r["findings"][0]["seen"], bool) and isinstance(r["extra"], list)
+    assert sorted(map(str, readings)) == sorted(str(j.reading) for j in jobs)  # stored with the job
     await comm.disconnect()
 
 
