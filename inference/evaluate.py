@@ -84,8 +84,8 @@ def _scores(model, images: np.ndarray, conditions: list[Conditions], target_mask
         falsed.append(int((got & ~want).any()))
         false_labels.append([names[j] for j in np.nonzero(got & ~want)[0]])
         if target_masks is not None:
-            where = [false_call_place(pred_masks[i], name, keys, target_masks[i].any(0) > 0)
-                     for name in false_labels[-1]]
+            asked_area = target_masks[i].any(0) > 0
+            where = [false_call_place(pred_masks[i], name, keys, asked_area) for name in false_labels[-1]]
             for w in where:
                 places[w] += 1
             falsed_elsewhere.append(int("elsewhere" in where or "unlocated" in where))
@@ -175,10 +175,11 @@ def write_review_sheet(path: Path, model, generated: np.ndarray, phantoms: np.nd
     _probs, masks = reader.predict(model, generated[cases]) if cases else (None, None)
     for n, i in enumerate(cases):
         x0, y0 = (n % per_row) * (tile_w + 4 * gap), (n // per_row) * (size + text_h + gap)
-        marked = _display(generated[i])
+        shown = _display(generated[i])
+        marked = shown.copy()
         for name in false_labels[i]:
             marked[_outline(masks[n, keys.index(name.split(":")[0])])] = (255, 40, 40)
-        for k, tile in enumerate((_display(generated[i]), marked, _display(phantoms[i]))):
+        for k, tile in enumerate((shown, marked, _display(phantoms[i]))):
             sheet.paste(Image.fromarray(tile), (x0 + k * (size + gap), y0))
         asked = ", ".join(f"{f.key}:{f.laterality}:{f.severity}" for f in conditions[i].findings) or "normal"
         draw.text((x0, y0 + size + 2), f"#{i} asked {asked}", fill=(0, 0, 0))

@@ -31,9 +31,8 @@ def _reader_for(path: Path):
 
 def read_generated(pixels: np.ndarray, conditions: Conditions, reader_path: str | Path | None = None) -> dict:
     """{"available", "reader", "findings": [{key, laterality, severity, seen, called, reader_sensitivity}],
-    "extra": [label]} for
-    the native `pixels` of an image generated under `conditions`; {"available": False, "reason"} when no reader
-    reads this modality at this size."""
+    "extra": [label]} for the native `pixels` of an image generated under `conditions`; {"available": False,
+    "reason"} when no reader reads this modality at this size."""
     from .phantoms import image_from_pixels, reader
 
     modality, size = conditions.modality, int(pixels.shape[0])
@@ -46,7 +45,7 @@ def read_generated(pixels: np.ndarray, conditions: Conditions, reader_path: str 
     called = reader.decide(model, probs, masks)[0]
     asked = reader.labels_for(conditions, modality) > 0.5
     names, columns = reader.label_names(modality), reader.label_columns(modality)
-    per_finding = getattr(model, "heldout", {}).get("per_finding", {})
+    per_finding = model.heldout.get("per_finding", {})
     findings = []
     for f in conditions.findings:
         cols = columns[f.key]
