@@ -236,14 +236,16 @@ def _render_training_images(generator, count: int, workers: int) -> np.ndarray:
     from .phantoms import reader
     from .train import PhantomBatches
 
-    recipe_seed = int(generator.meta.get("train_args", {}).get("seed", 0))
-    batch = int(generator.meta.get("train_args", {}).get("batch_size", 16))
+    train_args = generator.meta.get("train_args", {})
+    recipe_seed = int(train_args.get("seed", 0))
+    batch = int(train_args.get("batch_size", 16))
     seeds = [PhantomBatches.sample_seed(recipe_seed, n // batch, n % batch, batch) for n in range(count)]
     # training seeds are consecutive for recipe seed 0; render them as ranges
     if seeds != list(range(seeds[0], seeds[0] + len(seeds))):
         raise ValueError("training seeds are not a consecutive range; cannot replay them")
     return reader.render_set(generator.config.modalities[0], generator.config.image_size, seeds[0], len(seeds),
-                             workers, progress=False).images()
+                             workers, progress=False, enrich=float(train_args.get("enrich", 0.0)),
+                             findings=tuple(train_args.get("enrich_findings", ()))).images()
 
 
 def evaluate(*, weights: str | None = None, reader_path: str | None = None, modality: str = "cxr",

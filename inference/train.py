@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import math
 import random
@@ -68,6 +69,10 @@ class TrainConfig:
     # pixels, so plain MSE learns the anatomy long before the lesions
     finding_loss_weight: float = 1.0
     report_prob: float = 0.5  # text = report (else the prompt of the conditions)
+    # a share of the training phantoms gains one of these findings (those the generator draws worst), drawn
+    # from a stream of its own so the rest of each phantom is the one the plain recipe would render
+    enrich: float = 0.0
+    enrich_findings: list = field(default_factory=list)
     bf16: bool = True  # bf16 autocast for the forward pass where the device has native bf16 (fp32 elsewhere)
     threads: int | None = None  # torch threads of the training process (None: torch's default)
     data_workers: int = 1  # DataLoader worker processes rendering phantoms (0: render in the main process)
@@ -94,6 +99,9 @@ class TrainConfig:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r} (known: {', '.join(LR_SCHEDULES)})")
         if not 0.0 <= self.min_lr <= self.lr:
             raise ValueError(f"min_lr {self.min_lr} must lie between 0 and lr ({self.lr})")
+        from .phantoms.api import check_enrichment
+
+        check_enrichment(self.modality, self.enrich, self.enrich_findings)
 
     def learning_rate(self, step: int) -> float:
         """The learning rate of the step that follows `step` completed steps."""
@@ -119,10 +127,10 @@ class TrainConfig:
         return Path(self.run_dir or f"runs/{self.name}")
 
 
-def default_data_source(seed: int, modality: str, size: int):
+def default_data_source(seed: int, modality: str, size: int, enrich: float = 0.0, enrich_findings: tuple = ()):
     from .phantoms import sample  # imported lazily: the renderer lives in inference/phantoms/
 
-    return sample(seed, modality, size)
+    return sample(seed, modality, size, enrich=enrich, enrich_findings=enrich_findings)
 
 
 class PhantomBatches(IterableDataset):
@@ -239,7 +247,8 @@ def train(
         model_cfg.num_train_timesteps, model_cfg.beta_schedule, model_cfg.prediction_type
     )
     dataset = PhantomBatches(
-        data_source or default_data_source,
+        data_source or functools.partial(default_data_source, enrich=cfg.enrich,
+                                         enrich_findings=tuple(cfg.enrich_findings)),
         modality=cfg.modality,
         size=model_cfg.image_size,
         batch_size=cfg.batch_size,

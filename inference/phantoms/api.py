@@ -136,7 +136,39 @@ def random_finding(rng: np.random.Generator, key: str) -> Finding:
     return Finding(key=key, laterality=lat, location=loc, size_mm=size, severity=sev)
 
 
-def sample(seed: int, modality: str, size: int = 64) -> Sample:
-    """The streaming training source."""
-    return render(random_conditions(np.random.default_rng(seed), modality), seed=seed, size=size)
+# salt of the stream that draws an enriched phantom's extra finding, so the rest of the phantom stays the same
+_ENRICH_SALT = 7_919
+
+
+def training_conditions(seed: int, modality: str, enrich: float = 0.0, findings: tuple[str, ...] = ()) -> Conditions:
+    """`random_conditions` of this seed; with `enrich`, that share of them gains one of `findings` it lacks
+    (and that may coexist with what it has), so a training stream sees more of what a model finds hardest."""
+    c = random_conditions(np.random.default_rng(seed), modality)
+    if enrich <= 0:
+        return c
+    rng = np.random.default_rng([seed, _ENRICH_SALT])
+    have = {f.key for f in c.findings}
+    options = [k for k in findings
+               if k not in have and not any(k in ex and have & (ex - {k}) for ex in _EXCLUSIVE)]
+    if rng.random() >= enrich or not options or len(c.findings) >= MAX_FINDINGS:
+        return c
+    return replace(c, findings=c.findings + (random_finding(rng, options[int(rng.integers(len(options)))]),)).validate()
+
+
+def check_enrichment(modality: str, enrich: float, findings) -> None:
+    """One clear error for an enrichment a training recipe cannot use."""
+    if not 0 <= enrich <= 1:
+        raise ConditionError(f"enrich {enrich!r} must lie in 0..1 (the share of training phantoms)")
+    unknown = [k for k in findings if k not in FINDINGS or modality not in FINDINGS[k].modalities]
+    if unknown:
+        raise ConditionError(f"enrichment finding(s) {', '.join(map(repr, unknown))} are not {modality} findings")
+    if enrich and not findings:
+        raise ConditionError(f"enrich {enrich} names no findings to add")
+
+
+def sample(seed: int, modality: str, size: int = 64, *, enrich: float = 0.0, enrich_findings: tuple[str, ...] = ()
+           ) -> Sample:
+    """The streaming training source (`enrich`, `enrich_findings`: `training_conditions`)."""
+    conditions = training_conditions(seed, modality, enrich, tuple(enrich_findings))
+    return render(conditions, seed=seed, size=size)
 

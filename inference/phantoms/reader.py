@@ -38,10 +38,9 @@ MIN_DICE_PIXELS = 8
 # radiograph nodules of 6 px or more was tried and did not make the 64 px reader call nodules: docs/READERS.md.)
 VISIBLE_PIXELS = {"cxr": 0, "ct": 1, "lap": 1}
 # The small findings the readers miss most. `train(enrich=p)` adds one of them to a share p of the training
-# phantoms (the held-out and calibration phantoms are `sample()` as they are), so that the reader sees more
-# of what it finds hardest.
+# phantoms (`api.training_conditions`; the held-out and calibration phantoms are `sample()` as they are), so
+# that the reader sees more of what it finds hardest.
 ENRICHED_FINDINGS = {"cxr": ("nodule", "rib_fracture", "mass"), "ct": ("nodule", "rib_fracture", "pulmonary_embolism")}
-_ENRICH_SALT = 7_919
 
 
 def finding_keys(modality: str) -> list[str]:
@@ -229,31 +228,14 @@ class Batch:
         return np.unpackbits(self.packed_masks[index], axis=-1)
 
 
-def training_conditions(seed: int, modality: str, enrich: float = 0.0) -> Conditions:
-    """`sample()`'s conditions for this seed; with `enrich`, a share of them gain one of the modality's
-    `ENRICHED_FINDINGS` that they lack (drawn from a stream of its own, so the rest of the phantom is the same)."""
-    from dataclasses import replace
-
-    from ..conditions import MAX_FINDINGS
-    from .api import random_conditions, random_finding
-
-    c = random_conditions(np.random.default_rng(seed), modality)
-    if enrich <= 0:
-        return c
-    rng = np.random.default_rng([seed, _ENRICH_SALT])
-    options = [k for k in ENRICHED_FINDINGS[modality] if k not in {f.key for f in c.findings}]
-    if rng.random() >= enrich or not options or len(c.findings) >= MAX_FINDINGS:
-        return c
-    return replace(c, findings=c.findings + (random_finding(rng, options[int(rng.integers(len(options)))]),)).validate()
-
-
 def _render_range(args):
     from . import render
+    from .api import training_conditions
 
-    modality, size, start, count, enrich = args
+    modality, size, start, count, enrich, findings = args
     ps, ys, ms, cs = [], [], [], []
     for seed in range(start, start + count):
-        s = render(training_conditions(seed, modality, enrich), seed=seed, size=size)
+        s = render(training_conditions(seed, modality, enrich, findings), seed=seed, size=size)
         ps.append(channels_first(s.pixels))
         ys.append(labels_for(s.conditions, modality, s.masks, VISIBLE_PIXELS[modality]))
         ms.append(np.packbits(masks_for(s.masks, s.conditions, modality, size).astype(np.uint8), axis=-1))
@@ -262,15 +244,20 @@ def _render_range(args):
 
 
 def render_set(modality: str, size: int, start: int, count: int, workers: int = 1, progress: bool = True,
-               enrich: float = 0.0) -> Batch:
-    """Render `count` phantoms from seed `start` on, in `workers` processes, in seed order (`enrich`:
-    `training_conditions`)."""
+               enrich: float = 0.0, findings: tuple[str, ...] | None = None) -> Batch:
+    """Render `count` phantoms from seed `start` on, in `workers` processes, in seed order (`enrich`,
+    `findings`: `api.training_conditions`; `findings` defaults to the reader's `ENRICHED_FINDINGS`, a
+    generator's training stream replays with its own)."""
     if not 0 <= enrich <= 1:
         raise ConditionError(f"--enrich {enrich!r} must lie in 0..1 (the share of training phantoms)")
-    if enrich and modality not in ENRICHED_FINDINGS:
-        raise ConditionError(f"--enrich has no findings to add for modality {modality!r}")
+    if findings is None:
+        if enrich and modality not in ENRICHED_FINDINGS:
+            raise ConditionError(f"--enrich has no findings to add for modality {modality!r}")
+        findings = ENRICHED_FINDINGS.get(modality, ())
+    findings = tuple(findings)
     chunk = 250
-    jobs = [(modality, size, s, min(chunk, start + count - s), enrich) for s in range(start, start + count, chunk)]
+    jobs = [(modality, size, s, min(chunk, start + count - s), enrich, findings)
+            for s in range(start, start + count, chunk)]
     if workers > 1:
         import multiprocessing as mp
 
@@ -399,13 +386,11 @@ def on_side(mask: np.ndarray, side: str) -> np.ndarray:
 
 def label_areas(masks: np.ndarray, modality: str) -> np.ndarray:
     """(n, labels) pixels the segmenter draws for each label: a sided label counts its own half of the image."""
-    half = masks.shape[-1] // 2
-    halves = np.stack([masks[..., :half].sum((-1, -2)), masks[..., half:].sum((-1, -2))], -1)  # (n, findings, 2)
     keys, out = finding_keys(modality), []
     for name in label_names(modality):
         key, _, side = name.partition(":")
-        ki = keys.index(key)
-        out.append(halves[:, ki, _SIDE_HALF[side]] if side else halves[:, ki].sum(-1))
+        mask = masks[:, keys.index(key)]
+        out.append((on_side(mask, side) if side else mask).sum((-1, -2), dtype=np.int64))
     return np.stack(out, 1)
 
 

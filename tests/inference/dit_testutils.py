@@ -78,8 +78,10 @@ class SyntheticSample:
     report: str
 
 
-def synthetic_source(seed: int, modality: str, size: int) -> SyntheticSample:
-    """A stand-in for inference.phantoms.sample: a bright disc where the finding is."""
+def synthetic_source(seed: int, modality: str, size: int, *, enrich: float = 0.0,
+                     enrich_findings: tuple = ()) -> SyntheticSample:
+    """A stand-in for inference.phantoms.sample: a bright disc where the finding is (it takes the real
+    source's enrichment keywords and has no findings list to enrich from)."""
     from inference.conditions import Conditions, Finding
 
     rng = np.random.default_rng(seed)

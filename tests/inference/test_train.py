@@ -6,6 +6,7 @@ import json
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from tests.inference.dit_testutils import FakeTextEncoder, synthetic_source
@@ -223,3 +224,42 @@ def test_every_shipped_config_parses(name):
     # every recipe that could ship must export under the 16 MiB weights limit (float16: 2 bytes per parameter)
     fits = 2 * count_parameters(DiT(cfg.model_config())) < train_module.MAX_EXPORT_BYTES
     assert fits != (name in OVER_THE_LIMIT)
+
+
+def test_an_enriched_recipe_streams_more_of_its_findings_and_keeps_the_rest_of_each_phantom():
+    """`enrich` adds one of the recipe's `enrich_findings` to about that share of the training phantoms, never
+    beside a finding it excludes (no pneumothorax with a tension pneumothorax), and leaves the rest as the plain
+    stream would draw it; the evaluation's memorisation check replays the same stream."""
+    from inference.phantoms import reader
+    from inference.phantoms.api import random_conditions, training_conditions
+
+    findings = ("pneumothorax", "atelectasis")
+    gained, enriched_seed = 0, None
+    for seed in range(2000, 2300):
+        plain = random_conditions(np.random.default_rng(seed), "cxr")
+        rich = training_conditions(seed, "cxr", 0.5, findings)
+        assert rich.findings[:len(plain.findings)] == plain.findings and rich.view == plain.view
+        keys = [f.key for f in rich.findings]
+        assert not {"pneumothorax", "tension_pneumothorax"} <= set(keys)
+        if len(rich.findings) > len(plain.findings):
+            gained += 1
+            enriched_seed = enriched_seed or seed
+            assert keys[-1] in findings and keys[-1] not in keys[:-1]
+    assert 0.35 < gained / 300 < 0.55
+    one = train_module.default_data_source(enriched_seed, "cxr", 64, enrich=0.5, enrich_findings=findings)
+    drawn = training_conditions(enriched_seed, "cxr", 0.5, findings)
+    # the render resolves each finding's place (a lobe, a size) but keeps what was drawn
+    assert [(f.key, f.laterality) for f in one.conditions.findings] == [(f.key, f.laterality) for f in drawn.findings]
+    replay = reader.render_set("cxr", 64, enriched_seed, 1, progress=False, enrich=0.5, findings=findings)
+    assert np.array_equal(replay.images()[0], np.asarray(one.image, np.float32)[None])
+
+
+@pytest.mark.parametrize("enrichment, message", [
+    ({"enrich": 1.5, "enrich_findings": ["atelectasis"]}, "must lie in 0..1"),
+    ({"enrich": 0.5, "enrich_findings": ["gallstone"]}, "'gallstone' are not cxr findings"),
+    ({"enrich": 0.5, "enrich_findings": ["atelectsis"]}, "'atelectsis' are not cxr findings"),
+    ({"enrich": 0.5}, "names no findings"),
+])
+def test_a_recipe_with_an_unusable_enrichment_is_refused(enrichment, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(modality="cxr", **enrichment)
