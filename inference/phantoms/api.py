@@ -1,4 +1,4 @@
-"""The training-data API: `render`, `random_conditions`, `sample`."""
+"""The training-data API: `render`, `random_conditions`, `training_conditions`, `sample`."""
 
 from __future__ import annotations
 
