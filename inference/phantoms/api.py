@@ -155,15 +155,16 @@ def training_conditions(seed: int, modality: str, enrich: float = 0.0, findings:
     return replace(c, findings=c.findings + (random_finding(rng, options[int(rng.integers(len(options)))]),)).validate()
 
 
-def check_enrichment(modality: str, enrich: float, findings) -> None:
-    """One clear error for an enrichment a training recipe cannot use."""
+def check_enrichment(modality: str, enrich: float, findings, *, name: str = "enrich") -> None:
+    """One clear error for an enrichment a training stream cannot use (`name`: the setting as its user
+    spelt it, a config field or a command-line flag)."""
     if not 0 <= enrich <= 1:
-        raise ConditionError(f"enrich {enrich!r} must lie in 0..1 (the share of training phantoms)")
+        raise ConditionError(f"{name} {enrich!r} must lie in 0..1 (the share of training phantoms)")
     unknown = [k for k in findings if k not in FINDINGS or modality not in FINDINGS[k].modalities]
     if unknown:
         raise ConditionError(f"enrichment finding(s) {', '.join(map(repr, unknown))} are not {modality} findings")
     if enrich and not findings:
-        raise ConditionError(f"enrich {enrich} names no findings to add")
+        raise ConditionError(f"{name} {enrich} names no findings to add")
 
 
 def sample(seed: int, modality: str, size: int = 64, *, enrich: float = 0.0, enrich_findings: tuple[str, ...] = ()

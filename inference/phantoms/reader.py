@@ -248,13 +248,14 @@ def render_set(modality: str, size: int, start: int, count: int, workers: int = 
     """Render `count` phantoms from seed `start` on, in `workers` processes, in seed order (`enrich`,
     `findings`: `api.training_conditions`; `findings` defaults to the reader's `ENRICHED_FINDINGS`, a
     generator's training stream replays with its own)."""
-    if not 0 <= enrich <= 1:
-        raise ConditionError(f"--enrich {enrich!r} must lie in 0..1 (the share of training phantoms)")
+    from .api import check_enrichment
+
     if findings is None:
         if enrich and modality not in ENRICHED_FINDINGS:
             raise ConditionError(f"--enrich has no findings to add for modality {modality!r}")
         findings = ENRICHED_FINDINGS.get(modality, ())
     findings = tuple(findings)
+    check_enrichment(modality, enrich, findings, name="--enrich")
     chunk = 250
     jobs = [(modality, size, s, min(chunk, start + count - s), enrich, findings)
             for s in range(start, start + count, chunk)]
