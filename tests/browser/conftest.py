@@ -187,3 +187,14 @@ def login(page, base: str, username: str, password: str = "radsim-demo") -> None
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(base + "/")
+
+
+def whole_page_screenshot(page, path) -> None:
+    """Screenshot the whole page as one tall window shows it. A plain full-page capture keeps the window's
+    scroll, so sticky bars (the section links, the save bar) land over whatever the window last showed."""
+    window = page.viewport_size
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": window["width"], "height": height})
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(path))
+    page.set_viewport_size(window)
