@@ -88,6 +88,11 @@ class CaseForm(forms.Form):
             rows.append(row)
         return rows
 
+    def linked_node_ids(self) -> list[str]:
+        """The knowledge-graph ids the form holds now (diagnosis, then differentials), bound or not."""
+        ids = [self["diagnosis_id"].value() or ""] + (self["differentials"].value() or "").split(",")
+        return [i.strip() for i in ids if i.strip()]
+
     def clean_differentials(self) -> list[str]:
         raw = self.cleaned_data.get("differentials") or ""
         return [item for item in raw.split(",") if item.strip()]

@@ -16,6 +16,12 @@ def kg_disease(disease_id: str):
     return node if node is not None and node.type == "disease" else None
 
 
+def kg_names(*, node_ids: list[str]) -> dict[str, dict]:
+    """Label and ICD-10 code of each id the graph knows: the editor names the nodes a case links by them."""
+    nodes = default_graph().nodes
+    return {i: {"label": nodes[i].label, "icd10": nodes[i].attrs.get("icd10")} for i in node_ids if i in nodes}
+
+
 def version_warnings(*, version) -> list[str]:
     """What an educator should look at before publishing; none of it blocks saving."""
     warnings = []

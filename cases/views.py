@@ -11,7 +11,7 @@ from simulator.accounts.access import case_get_for_user, require_role_for
 
 from .anatomy import anatomy_pixels_header, painter_slice, study_anatomy, typical_mask
 from .forms import FINDING_ROWS, CaseFilterForm, CaseForm, PublishForm, TypicalMaskForm
-from .kg_services import kg_version, version_warnings
+from .kg_services import kg_names, kg_version, version_warnings
 from .models import Study
 from .selectors import case_draft, case_latest_version, cases_editable_by
 from .services import case_archive, case_clone, case_create, case_draft_start, case_publish, case_version_update
@@ -66,7 +66,8 @@ def case_new(request):
         else:
             messages.success(request, f"Draft “{version.title}” saved.")
             return redirect("case_edit", case_id=version.case_id)
-    return render(request, "cases/case_form.html", {"form": form, "version": None})
+    return render(request, "cases/case_form.html", {
+        "form": form, "version": None, "kg_names": kg_names(node_ids=form.linked_node_ids())})
 
 
 @login_required
@@ -86,6 +87,7 @@ def case_edit(request, case_id: int):
             return redirect("case_edit", case_id=case.pk)
     return render(request, "cases/case_form.html", {
         "form": form,
+        "kg_names": kg_names(node_ids=form.linked_node_ids()),
         "version": version,
         "case": case,
         "versions": case.versions.order_by("-number"),

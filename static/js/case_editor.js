@@ -79,9 +79,10 @@
     input.addEventListener("blur", function () { setTimeout(function () { list.hidden = true; }, 150); });
   }
 
-  function linkDiagnosis(r) {
-    diagnosisId.value = r ? r.id : "";
-    if (r) diagnosisInput.value = r.label;
+  // names of the nodes the saved case links (the server sends them; picks made here add their own)
+  const names = JSON.parse(document.getElementById("kg-names").textContent);
+
+  function showDiagnosisLink(r) {
     diagnosisLink.textContent = "";
     if (r) {
       diagnosisLink.append("Linked to ");
@@ -89,8 +90,15 @@
     } else {
       diagnosisLink.textContent = "Free text: pick a knowledge-graph disease to link it.";
     }
+  }
+
+  function linkDiagnosis(r) {
+    diagnosisId.value = r ? r.id : "";
+    if (r) diagnosisInput.value = r.label;
+    showDiagnosisLink(r);
     suggestButton.disabled = !r || readOnly;
   }
+  if (names[diagnosisId.value]) showDiagnosisLink(Object.assign({ id: diagnosisId.value }, names[diagnosisId.value]));
 
   autocomplete(diagnosisInput, document.getElementById("diagnosis-results"), linkDiagnosis);
   diagnosisInput.addEventListener("input", function () {
@@ -99,6 +107,7 @@
 
   // differentials as chips backed by the hidden comma-separated field
   const labels = {};
+  Object.keys(names).forEach(function (id) { labels[id] = names[id].label; });
   function differentialIds() { return differentialsField.value.split(",").filter(Boolean); }
   function renderChips() {
     chips.innerHTML = "";

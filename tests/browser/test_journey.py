@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageStat
 
-from tests.browser.conftest import login
+from tests.browser.conftest import login, whole_page_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -52,9 +52,12 @@ def test_educator_student_instructor_journey(live_app, new_page):
     assert educator.input_value("[name=finding_0_key]") == "effusion"
     educator.select_option("[name=finding_0_laterality]", "right")
     assert educator.locator("#differentials li").count() >= 1
-    educator.screenshot(path=str(SCREENSHOTS / "case-editor.png"), full_page=True)
+    whole_page_screenshot(educator, SCREENSHOTS / "case-editor.png")
     educator.click("text=Save draft")
     educator.wait_for_selector("text=saved")
+    # the saved case comes back naming what it links, not by knowledge-graph ids
+    assert educator.inner_text("#diagnosis-link") == "Linked to Pleural effusion (J90)"
+    assert "Lobar collapse (atelectasis)" in educator.inner_text("#differentials")
 
     # previews of the draft stream in over the same socket machinery; pin the second variant
     educator.click("#preview-four")
@@ -64,7 +67,7 @@ def test_educator_student_instructor_journey(live_app, new_page):
     educator.wait_for_selector("#autosave-status:has-text('Saved at')")
     seed = educator.input_value("[name=seed]")
     assert seed != "5"
-    educator.screenshot(path=str(SCREENSHOTS / "case-preview.png"), full_page=True)
+    whole_page_screenshot(educator, SCREENSHOTS / "case-preview.png")
     educator.check("label:has-text('Group A') input")
     educator.click("button:has-text('Publish')")
     educator.wait_for_selector("text=published to Year 3 — Group A")

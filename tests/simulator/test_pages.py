@@ -103,6 +103,19 @@ def test_bad_input_is_shown_beside_the_form_and_nothing_is_saved(world, client, 
 
 
 @pytest.mark.django_db
+def test_the_editor_names_the_nodes_a_saved_case_links(world, client):
+    client.force_login(world.elena)
+    _create(client)
+    version = CaseVersion.objects.get(title="Cough and fever")
+    names = client.get(f"/cases/{version.case_id}/edit/").context["kg_names"]
+    assert names["disease:lobar_pneumonia"]["label"] == "Lobar pneumonia"
+    assert set(names) == {"disease:lobar_pneumonia", "disease:pleural_effusion", "disease:pulmonary_embolism"}
+    # a form sent back with an error keeps the names of what was picked, and skips ids the graph lacks
+    page = _create(client, patient_age="200", differentials="disease:pleural_effusion,disease:no_such")
+    assert set(page.context["kg_names"]) == {"disease:lobar_pneumonia", "disease:pleural_effusion"}
+
+
+@pytest.mark.django_db
 def test_warning_when_no_finding_belongs_to_the_diagnosis(world, client):
     client.force_login(world.elena)
     _create(client, finding_0_key="cardiomegaly", finding_0_laterality="none")
