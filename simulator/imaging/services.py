@@ -116,8 +116,13 @@ def _preview_data_url(array: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(_png_bytes(array)).decode("ascii")
 
 
+# DICOM modality codes: the viewer offers its CT window presets only for CT
+DICOM_MODALITY = {"cxr": "DX", "ct": "CT", "lap": "ES"}
+
+
 def _pixels_meta(pixels: np.ndarray, modality: str) -> dict:
     meta = {
+        "modality": DICOM_MODALITY[modality],
         "width": int(pixels.shape[1]),
         "height": int(pixels.shape[0]),
         "dtype": str(pixels.dtype),

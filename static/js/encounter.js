@@ -77,6 +77,7 @@
         height: meta.height,
         pixelData: pixelData,
         photometric: meta.photometric || "MONOCHROME2",
+        modality: meta.modality,
         windowCenter: meta.window_center,
         windowWidth: meta.window_width,
         label: state.model_version + " · seed " + state.seed,

@@ -95,6 +95,7 @@ def test_educator_student_instructor_journey(live_app, new_page):
     shot = student.locator("#viewer").screenshot()
     stats = ImageStat.Stat(Image.open(io.BytesIO(shot)).convert("L"))
     assert stats.stddev[0] > 5, "the viewer shows a flat image"
+    assert student.locator("[data-action='preset:lung']").is_hidden()  # CT windows, not for a radiograph
     student.screenshot(path=str(SCREENSHOTS / "student-case.png"))
 
     # 4. the student submits a diagnosis and sees the teaching point

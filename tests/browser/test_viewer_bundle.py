@@ -137,6 +137,25 @@ def test_lung_preset_sets_overlay_and_event(page):
         page.evaluate("rvTest.viewer.setPreset('nope')")
 
 
+def test_ct_window_presets_are_offered_only_for_ct(page):
+    """The presets are CT windows in HU: on a radiograph (12-bit pixel values) 'Lung' would turn the film
+    white, so the toolbar hides them, keys 1-4 do nothing and the API says why."""
+    presets = page.locator("[data-action^='preset:']")
+    _show_gradient(page)
+    assert presets.count() == 5 and all(not presets.nth(i).is_visible() for i in range(5))
+    page.locator("[data-rv=root]").focus()
+    page.keyboard.press("2")
+    page.wait_for_timeout(200)
+    assert _text(page, "wl") == "W/L: 4096/2048"
+    with pytest.raises(Exception, match="is a CT window in HU and this image is OT"):
+        page.evaluate("rvTest.viewer.setPreset('lung')")
+    page.evaluate("rvTest.viewer.setPreset('default')")  # the image's own window stays on offer
+    _show_stack(page)
+    assert all(presets.nth(i).is_visible() for i in range(5))
+    page.keyboard.press("2")
+    _wait_text(page, "wl", "W/L: 1500/-600")
+
+
 def test_i_inverts_pixels(page):
     _show_gradient(page)
     page.locator("[data-rv=root]").focus()
@@ -224,7 +243,7 @@ def test_view_hotkeys_zoom_rotate_flip_reset(page):
     base = _pixels(page)
     for key in ("r", "h", "v", "l"):
         page.keyboard.press(key)
-    page.keyboard.press("1")
+    page.evaluate("rvTest.viewer.setWindow(400, 40)")
     _wait_text(page, "wl", "W/L: 400/40")
     page.keyboard.press(" ")
     _wait_text(page, "wl", "W/L: 4096/2048")

@@ -125,10 +125,11 @@ export class Viewer {
       [PanTool.toolName]: btn('tool:pan', 'Pan', 'Pan on left drag (always: middle drag, shift+left drag)'),
       [ZoomTool.toolName]: btn('tool:zoom', 'Zoom', 'Zoom on left drag (z); always: right drag, ctrl+wheel'),
     };
-    sep();
+    this.presetSep = sep();
+    this.presetButtons = [];
     for (const [key, p] of Object.entries(PRESETS)) {
       if (key === 'default') continue;
-      btn(`preset:${key}`, p.label, `${p.label} W ${p.windowWidth} / L ${p.windowCenter}${p.key ? ` (key ${p.key})` : ''}`);
+      this.presetButtons.push(btn(`preset:${key}`, p.label, `${p.label} W ${p.windowWidth} / L ${p.windowCenter}${p.key ? ` (key ${p.key})` : ''}`));
     }
     sep();
     this.invertBtn = btn('invert', 'Invert', 'Invert (i)');
@@ -281,6 +282,10 @@ export class Viewer {
       case '2':
       case '3':
       case '4': {
+        if (!this._showsHounsfield()) {
+          handled = false; // the presets are CT windows: a radiograph or a photo has none
+          break;
+        }
         const name = Object.keys(PRESETS).find((p) => PRESETS[p].key === k);
         this.setPreset(name);
         break;
@@ -497,9 +502,20 @@ export class Viewer {
       ww = rec.windowWidth;
       wc = rec.windowCenter;
     } else {
+      if (!this._showsHounsfield()) {
+        const rec = getRecord(this.viewport.getCurrentImageId());
+        throw new RangeError(`RadViewer.setPreset: ${JSON.stringify(name)} is a CT window in HU and this image is ${rec ? rec.modality : 'not CT'}; use 'default' or setWindow()`);
+      }
       ({ windowWidth: ww, windowCenter: wc } = PRESETS[key]);
     }
     this.setWindow(ww, wc);
+  }
+
+  /** Whether the image on show holds CT numbers, the unit the window presets are written in. */
+  _showsHounsfield() {
+    if (!this.imageIds.length || !this.viewport) return false;
+    const rec = getRecord(this.viewport.getCurrentImageId() || this.imageIds[0]);
+    return !!rec && rec.modality === 'CT';
   }
 
   /** Set window width / level (center) directly, e.g. from a case's teaching notes. */
@@ -691,6 +707,9 @@ export class Viewer {
 
   _updateToolbar() {
     if (this._destroyed) return;
+    const hounsfield = this._showsHounsfield();
+    this.presetSep.hidden = !hounsfield;
+    for (const b of this.presetButtons) b.hidden = !hounsfield;
     const stack = this.imageIds.length > 1;
     this.cineBtn.hidden = !stack;
     const playing = !!this._cineTimer;

@@ -72,6 +72,7 @@ def test_pixels_endpoint_returns_raw_samples_to_those_allowed(world, sam_encount
     assert client.get(f"/imaging/jobs/{job.pk}/display.png")["Content-Type"] == "image/png"
     state = client.get(f"/imaging/jobs/{job.pk}/").json()
     assert state["status"] == "done" and state["pixels"]["width"] == width
+    assert state["pixels"]["modality"] == "DX"  # a radiograph: the viewer offers it no CT window presets
     client.force_login(world.omar)
     assert client.get(f"/imaging/jobs/{job.pk}/pixels").status_code == 404
 
