@@ -52,10 +52,9 @@ def false_call_place(pred_masks: np.ndarray, name: str, keys: list[str], asked: 
     less does, "unlocated" when the reader draws none of it (a label from the classifier alone).
 
     pred_masks: (findings, s, s) bool of one image; asked: (s, s) bool, the union of its conditioned masks."""
-    from .phantoms.reader import on_side
+    from .phantoms.reader import label_mask
 
-    key, _, side = name.partition(":")
-    mask = on_side(pred_masks[keys.index(key)], side) if side else pred_masks[keys.index(key)]
+    mask = label_mask(pred_masks, name, keys)
     drawn = int(mask.sum())
     if drawn == 0:
         return "unlocated"
@@ -156,7 +155,7 @@ def write_review_sheet(path: Path, model, generated: np.ndarray, phantoms: np.nd
                        conditions: list[Conditions], false_labels: list[list[str]],
                        limit: int = REVIEW_CASES) -> int:
     """A PNG of the first `limit` images with false findings: each case is the generated image, the same with
-    the reader's mask of each falsely called finding outlined in red, and the phantom of that condition, over a
+    the reader's mask of each falsely called label (on that label's side) outlined in red, and the phantom of that condition, over a
     line naming what was asked and what the reader called falsely. Returns the cases drawn."""
     from PIL import Image, ImageDraw
 
@@ -178,7 +177,7 @@ def write_review_sheet(path: Path, model, generated: np.ndarray, phantoms: np.nd
         shown = _display(generated[i])
         marked = shown.copy()
         for name in false_labels[i]:
-            marked[_outline(masks[n, keys.index(name.split(":")[0])])] = (255, 40, 40)
+            marked[_outline(reader.label_mask(masks[n], name, keys))] = (255, 40, 40)
         for k, tile in enumerate((shown, marked, _display(phantoms[i]))):
             sheet.paste(Image.fromarray(tile), (x0 + k * (size + gap), y0))
         asked = ", ".join(f"{f.key}:{f.laterality}:{f.severity}" for f in conditions[i].findings) or "normal"

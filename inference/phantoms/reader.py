@@ -385,14 +385,19 @@ def on_side(mask: np.ndarray, side: str) -> np.ndarray:
     return mask & (first_half if _SIDE_HALF[side] == 0 else ~first_half)
 
 
+def label_mask(masks: np.ndarray, name: str, keys: list[str]) -> np.ndarray:
+    """The segmenter's (..., s, s) mask behind a label: its finding's map from (..., findings, s, s) `masks`
+    (in `keys` order), cut to the label's own half of the image when it has a side ("nodule:left")."""
+    key, _, side = name.partition(":")
+    mask = masks[..., keys.index(key), :, :]
+    return on_side(mask, side) if side else mask
+
+
 def label_areas(masks: np.ndarray, modality: str) -> np.ndarray:
     """(n, labels) pixels the segmenter draws for each label: a sided label counts its own half of the image."""
-    keys, out = finding_keys(modality), []
-    for name in label_names(modality):
-        key, _, side = name.partition(":")
-        mask = masks[:, keys.index(key)]
-        out.append((on_side(mask, side) if side else mask).sum((-1, -2), dtype=np.int64))
-    return np.stack(out, 1)
+    keys = finding_keys(modality)
+    return np.stack([label_mask(masks, name, keys).sum((-1, -2), dtype=np.int64)
+                     for name in label_names(modality)], 1)
 
 
 def decide(model, probs: np.ndarray, masks: np.ndarray) -> np.ndarray:

@@ -303,3 +303,14 @@ def test_review_sheet_outlines_the_false_call_and_shows_the_phantom(tmp_path, mo
     assert red[60, 60:90].all() and not red[61:89, 61:89].any()  # the square's outline only, at 3x
     assert (phantom == 0).all()
     assert ev.write_review_sheet(tmp_path / "none.png", model, generated, phantoms, conds, [[], [], []]) == 0
+
+    def predict_wide(_model, x):  # one nodule map across both halves: a sided call outlines its own half
+        masks = np.zeros((len(x), len(keys), 64, 64), bool)
+        masks[:, keys.index("nodule"), 20:30, 10:54] = True
+        return np.zeros((len(x), len(reader.label_names("cxr")))), masks
+
+    monkeypatch.setattr(reader, "predict", predict_wide)
+    assert ev.write_review_sheet(path, model, generated, phantoms, conds, [["nodule:right"], [], []]) == 1
+    marked = np.asarray(Image.open(path).convert("RGB")).astype(int)[:s, s + gap:2 * s + gap]
+    red = (marked[..., 0] == 255) & (marked[..., 1] == 40)
+    assert red[60, 30:96].all() and not red[:, 96:].any()  # the right half (image left) ends at column 32
