@@ -19,7 +19,8 @@ def kg_disease(disease_id: str):
 def kg_names(*, node_ids: list[str]) -> dict[str, dict]:
     """Label and ICD-10 code of each id the graph knows: the editor names the nodes a case links by them."""
     nodes = default_graph().nodes
-    return {i: {"label": nodes[i].label, "icd10": nodes[i].attrs.get("icd10")} for i in node_ids if i in nodes}
+    return {node_id: {"label": nodes[node_id].label, "icd10": nodes[node_id].attrs.get("icd10")}
+            for node_id in node_ids if node_id in nodes}
 
 
 def version_warnings(*, version) -> list[str]:

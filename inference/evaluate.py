@@ -155,8 +155,9 @@ def write_review_sheet(path: Path, model, generated: np.ndarray, phantoms: np.nd
                        conditions: list[Conditions], false_labels: list[list[str]],
                        limit: int = REVIEW_CASES) -> int:
     """A PNG of the first `limit` images with false findings: each case is the generated image, the same with
-    the reader's mask of each falsely called label (on that label's side) outlined in red, and the phantom of that condition, over a
-    line naming what was asked and what the reader called falsely. Returns the cases drawn."""
+    the reader's mask of each falsely called label (on that label's side) outlined in red, and the phantom of
+    that condition, over a line naming what was asked and what the reader called falsely. Returns the cases
+    drawn."""
     from PIL import Image, ImageDraw
 
     from .phantoms import reader
