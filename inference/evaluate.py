@@ -233,19 +233,28 @@ def training_images(generator, count: int, workers: int) -> np.ndarray:
 
 
 def _render_training_images(generator, count: int, workers: int) -> np.ndarray:
+    """The start of each data stream the weights were trained on (every stage a warm start recorded), `count`
+    images shared among them; weights that record no stream replay recipe seed 0's."""
     from .phantoms import reader
-    from .train import PhantomBatches
+    from .train import PhantomBatches, data_stream, data_streams
 
-    train_args = generator.meta.get("train_args", {})
-    recipe_seed = int(train_args.get("seed", 0))
-    batch = int(train_args.get("batch_size", 16))
-    seeds = [PhantomBatches.sample_seed(recipe_seed, n // batch, n % batch, batch) for n in range(count)]
-    # training seeds are consecutive for recipe seed 0; render them as ranges
-    if seeds != list(range(seeds[0], seeds[0] + len(seeds))):
-        raise ValueError("training seeds are not a consecutive range; cannot replay them")
-    return reader.render_set(generator.config.modalities[0], generator.config.image_size, seeds[0], len(seeds),
-                             workers, progress=False, enrich=float(train_args.get("enrich", 0.0)),
-                             findings=tuple(train_args.get("enrich_findings", ()))).images()
+    streams = data_streams(generator.meta) or [data_stream({}, 0)]
+    images = []
+    for k, stream in enumerate(streams):
+        share = count // len(streams) + (k < count % len(streams))
+        if stream["steps"]:
+            share = min(share, stream["steps"] * stream["batch_size"])
+        if not share:
+            continue
+        seeds = [PhantomBatches.sample_seed(stream["seed"], n // stream["batch_size"], n % stream["batch_size"],
+                                            stream["batch_size"]) for n in range(share)]
+        # a recipe's training seeds are consecutive; render them as one range
+        if seeds != list(range(seeds[0], seeds[0] + len(seeds))):
+            raise ValueError("training seeds are not a consecutive range; cannot replay them")
+        images.append(reader.render_set(generator.config.modalities[0], generator.config.image_size, seeds[0],
+                                        len(seeds), workers, progress=False, enrich=stream["enrich"],
+                                        findings=tuple(stream["enrich_findings"])).images())
+    return np.concatenate(images)
 
 
 def evaluate(*, weights: str | None = None, reader_path: str | None = None, modality: str = "cxr",
@@ -316,7 +325,7 @@ def evaluate(*, weights: str | None = None, reader_path: str | None = None, moda
         truth_spreads.append(_rms_spread(np.stack(renders)))
     bar.close()
 
-    # memorisation against the replayed start of the training stream
+    # memorisation against the replayed start of every training stream
     refs = training_images(generator, memorisation_refs, workers)
     gen_all = np.concatenate([arms[arm] for arm in ARMS])
 

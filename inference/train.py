@@ -199,6 +199,25 @@ def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
         e.mul_(decay).add_(p.detach(), alpha=1 - decay)
 
 
+EARLIER_STREAMS_FILE = "earlier-streams.json"  # in a warm-started run dir: what its starting weights saw
+
+
+def data_stream(train_args: dict, steps: int) -> dict:
+    """What replays one training run's data: recipe seed, batch, enrichment and the steps it took."""
+    return {"seed": int(train_args.get("seed", 0)), "batch_size": int(train_args.get("batch_size", 16)),
+            "enrich": float(train_args.get("enrich", 0.0)),
+            "enrich_findings": list(train_args.get("enrich_findings", ())), "steps": int(steps)}
+
+
+def data_streams(meta: dict) -> list[dict]:
+    """Every data stream that trained the weights with sidecar `meta`, oldest first (stages warm-started
+    from one another each add theirs); untrained weights have none."""
+    args = meta.get("train_args") or {}
+    if not args or args.get("untrained"):
+        return []
+    return [*args.get("earlier_streams", []), data_stream(args, meta.get("step", 0))]
+
+
 def train(
     cfg: TrainConfig,
     *,
@@ -222,10 +241,13 @@ def train(
     ema = copy.deepcopy(model).requires_grad_(False).eval()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step = 0
+    earlier: list[dict] = []  # the streams the starting weights were trained on (memorisation replays them)
     existing = latest_checkpoint(run_dir)
     if resume and existing is not None:
         step = int(load_checkpoint(existing, model=model, ema=ema, optimizer=optimizer)["step"])
         print(f"resumed from {existing} at step {step}", file=sys.stderr)
+        if (run_dir / EARLIER_STREAMS_FILE).exists():  # init_from may since have been overwritten by an export
+            earlier = json.loads((run_dir / EARLIER_STREAMS_FILE).read_text())
     elif existing is not None:
         raise SystemExit(f"{run_dir} already holds checkpoints: pass --resume, or choose another run_dir")
     elif cfg.init_from:
@@ -237,6 +259,9 @@ def train(
         model.load_state_dict(state, strict=True)
         ema.load_state_dict(state, strict=True)
         print(f"warm start from {init_meta['model_version']}", file=sys.stderr)
+        earlier = data_streams(init_meta)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / EARLIER_STREAMS_FILE).write_text(json.dumps(earlier, indent=2) + "\n")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "train-config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
     if text_encoder is None:
@@ -265,7 +290,7 @@ def train(
         prefetch_factor=4 if cfg.data_workers else None,
         generator=torch.Generator().manual_seed(cfg.seed),
     )  # leaves the global RNG alone (resume)
-    train_args = asdict(cfg)
+    train_args = dict(asdict(cfg), earlier_streams=earlier)
     cross = model_cfg.text_mode == "cross"
     precision = training_dtype(device, cfg.bf16)
     print(

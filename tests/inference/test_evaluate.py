@@ -34,6 +34,21 @@ def test_memorisation_flags_copies_of_training_images():
     assert ev.memorisation(fresh, training)["memorised"] == 0
 
 
+def test_memorisation_replays_the_start_of_every_stream_the_weights_were_trained_on():
+    from types import SimpleNamespace
+
+    from inference.train import PhantomBatches
+
+    stage = {"batch_size": 16, "enrich": 0.0, "enrich_findings": []}
+    meta = {"step": 1, "train_args": dict(stage, seed=2, batch_size=4,
+                                          earlier_streams=[dict(stage, seed=0, steps=10)])}
+    generator = SimpleNamespace(meta=meta, config=SimpleNamespace(modalities=("cxr",), image_size=64))
+    images = ev._render_training_images(generator, 9, workers=1)
+    first = reader.render_set("cxr", 64, PhantomBatches.sample_seed(0, 0, 0, 16), 5, 1, progress=False).images()
+    last = reader.render_set("cxr", 64, PhantomBatches.sample_seed(2, 0, 0, 4), 4, 1, progress=False).images()
+    assert np.array_equal(images, np.concatenate([first, last]))  # 5 + 4: the last stage saw only 4 images
+
+
 def test_evaluate_reports_every_figure(tiny_pair):
     weights, reader_path = tiny_pair
     r = ev.evaluate(weights=weights, reader_path=reader_path, samples=6, steps=2, guidance=1.5,

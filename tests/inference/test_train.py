@@ -211,6 +211,27 @@ def test_warm_start_from_exported_weights(tmp_path):
         train(other, data_source=synthetic_source, text_encoder=text, progress=False)
 
 
+def test_a_warm_start_records_the_streams_its_weights_were_trained_on(tmp_path):
+    """So the memorisation check can replay every stage's data, not only the last stage's."""
+    text = FakeTextEncoder()
+    first = train(_cfg(tmp_path, "first", seed=3, max_steps=2), data_source=synthetic_source, text_encoder=text,
+                  progress=False)
+    exported = export(first, name="first", out_dir=tmp_path / "weights")
+    first_stream = train_module.data_stream(load_weights(exported)[2]["train_args"], 2)
+    assert train_module.data_streams(load_weights(exported)[2]) == [first_stream]
+    assert first_stream == {"seed": 3, "batch_size": 4, "enrich": 0.0, "enrich_findings": [], "steps": 2}
+    warm_cfg = _cfg(tmp_path, "warm", seed=4, max_steps=2, init_from=str(exported))
+    warm = export(train(warm_cfg, data_source=synthetic_source, text_encoder=text, progress=False),
+                  name="warm", out_dir=tmp_path / "weights")
+    streams = train_module.data_streams(load_weights(warm)[2])
+    assert streams == [first_stream, dict(first_stream, seed=4)]
+    # resumed after the starting weights are gone (an export overwrote them), the run keeps what they saw
+    exported.unlink()
+    resumed = train(_cfg(tmp_path, "warm", seed=4, max_steps=4, init_from=str(exported)), resume=True,
+                    data_source=synthetic_source, text_encoder=text, progress=False)
+    assert load_weights(resumed)[2]["train_args"]["earlier_streams"] == [first_stream]
+
+
 # measured beside the shipped recipe, never shippable at this width (DECISIONS.md: pooled text, not cross-attention)
 OVER_THE_LIMIT = {"cxr-64-text-cross.json"}
 RECIPES = sorted(p.name for p in (Path(train_module.__file__).parent / "configs").glob("*.json"))
