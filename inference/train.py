@@ -260,9 +260,9 @@ def train(
         ema.load_state_dict(state, strict=True)
         print(f"warm start from {init_meta['model_version']}", file=sys.stderr)
         earlier = data_streams(init_meta)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / EARLIER_STREAMS_FILE).write_text(json.dumps(earlier, indent=2) + "\n")
     run_dir.mkdir(parents=True, exist_ok=True)
+    if earlier:  # kept beside the checkpoints: a resume reads it back (a resume rewrites what it read)
+        (run_dir / EARLIER_STREAMS_FILE).write_text(json.dumps(earlier, indent=2) + "\n")
     (run_dir / "train-config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
     if text_encoder is None:
         from .text import get_text_encoder
